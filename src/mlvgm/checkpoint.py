@@ -1,0 +1,136 @@
+"""Saving and loading models and training state without unpickling arbitrary objects.
+
+Model weights live in ``safetensors`` files whose metadata names the architecture
+and holds its config as JSON; :func:`load_model` rebuilds the model from the
+registry in :mod:`mlvgm.models`. Resumable training state (optimizer, schedule,
+counters) goes through ``torch.save`` and comes back with
+``torch.load(weights_only=True)``. Every write is atomic: a temporary file in the
+same folder, then ``os.replace``, so a kill never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+import mlvgm
+from mlvgm.config import from_mapping
+from mlvgm.errors import CheckpointError, ConfigError
+from mlvgm.models import ARCHITECTURES, architecture_of
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary path beside ``path``, then move it into place."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically."""
+    atomic_write(path, lambda p: p.write_text(text))
+
+
+def save_model(path: str | Path, model: nn.Module, **extra: str) -> None:
+    """Save a registered model's weights and architecture to a safetensors file.
+
+    Args:
+        path: destination ``.safetensors`` file.
+        model: a model whose class is in :data:`mlvgm.models.ARCHITECTURES`.
+        **extra: further string metadata (e.g. the data it was trained on).
+    """
+    arch = architecture_of(model)
+    config = dataclasses.asdict(model.config)  # type: ignore[call-overload]
+    meta = {
+        "mlvgm.architecture": arch,
+        "mlvgm.config": json.dumps(config),
+        "mlvgm.version": mlvgm.__version__,
+        **{f"mlvgm.{k}": v for k, v in extra.items()},
+    }
+    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    atomic_write(path, lambda p: save_file(tensors, str(p), metadata=meta))
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The metadata of a model file.
+
+    Raises:
+        CheckpointError: if the file is missing or not a safetensors file.
+    """
+    from safetensors import safe_open
+
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"checkpoint not found: {p}")
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{p} is not a readable safetensors checkpoint ({exc})") from None
+
+
+def load_model(path: str | Path, expect: str | None = None) -> nn.Module:
+    """Rebuild a model saved by :func:`save_model`, in eval mode.
+
+    Args:
+        path: the ``.safetensors`` file.
+        expect: the architecture the caller needs (``"hvae"``, ``"resnet"``), or None.
+
+    Raises:
+        CheckpointError: if the file is missing, corrupt, made for another
+            architecture, or its weights do not fit the stored config.
+    """
+    p = Path(path)
+    meta = read_metadata(p)
+    arch = meta.get("mlvgm.architecture")
+    if arch not in ARCHITECTURES:
+        raise CheckpointError(f"{p} was not written by mlvgm (no known architecture in metadata)")
+    if expect is not None and arch != expect:
+        raise CheckpointError(f"{p} holds a {arch!r} model, but a {expect!r} model is needed here")
+    cls, config_cls = ARCHITECTURES[arch]
+    try:
+        config = from_mapping(config_cls, json.loads(meta["mlvgm.config"]))
+    except (KeyError, json.JSONDecodeError, ConfigError) as exc:
+        raise CheckpointError(f"{p} has an unreadable model config ({exc})") from None
+    model = cls(config)
+    try:
+        state = load_file(str(p))
+        model.load_state_dict(state, strict=True)
+    except (SafetensorError, RuntimeError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise CheckpointError(f"{p} does not match its {arch!r} architecture: {first}") from None
+    return model.eval()
+
+
+def save_state(path: str | Path, state: dict[str, Any]) -> None:
+    """Save resumable training state (tensors, numbers, strings, nested dicts) atomically."""
+    atomic_write(path, lambda p: torch.save(state, p))
+
+
+def load_state(path: str | Path) -> dict[str, Any]:
+    """Load state written by :func:`save_state` with ``weights_only=True``.
+
+    Raises:
+        CheckpointError: if the file is corrupt or holds anything but plain data.
+    """
+    try:
+        return dict(torch.load(path, map_location="cpu", weights_only=True))
+    except Exception as exc:  # torch raises several unrelated types for corrupt files
+        raise CheckpointError(f"cannot resume from {path}: {str(exc).splitlines()[0]}") from None

@@ -1,0 +1,1 @@
+"""The ``mlvgm`` command line: one sub-command per job."""

@@ -1,0 +1,42 @@
+"""``mlvgm train-mlvgm`` and ``mlvgm train-classifier``."""
+
+from __future__ import annotations
+
+import argparse
+
+from mlvgm.cli._options import add_config_options, resolve_config
+from mlvgm.training.classifier import TrainClassifierConfig, train_classifier
+from mlvgm.training.hvae import TrainMLVGMConfig, train_mlvgm
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the training sub-commands."""
+    p = sub.add_parser(
+        "train-mlvgm",
+        help="train a hierarchical VAE (progress, checkpoints, resume, sample grid)",
+        description="Train an NVAE-style hierarchical VAE; rerun the same command to resume.",
+    )
+    add_config_options(p, "runs/mlvgm")
+    p.add_argument("--epochs", type=int, help="passes over the train split")
+    p.set_defaults(run=_run_mlvgm)
+
+    p = sub.add_parser(
+        "train-classifier",
+        help="train the ResNet classifier to defend",
+        description="Train a small ResNet classifier; rerun the same command to resume.",
+    )
+    add_config_options(p, "runs/classifier")
+    p.add_argument("--epochs", type=int, help="passes over the train split")
+    p.set_defaults(run=_run_classifier)
+
+
+def _run_mlvgm(args: argparse.Namespace) -> None:
+    cfg = resolve_config(TrainMLVGMConfig, args, epochs=args.epochs)
+    train_mlvgm(cfg)
+    print(f"wrote {cfg.out}/hvae.safetensors and {cfg.out}/samples.png")
+
+
+def _run_classifier(args: argparse.Namespace) -> None:
+    cfg = resolve_config(TrainClassifierConfig, args, epochs=args.epochs)
+    train_classifier(cfg)
+    print(f"wrote {cfg.out}/classifier.safetensors")

@@ -1,0 +1,1 @@
+"""Evaluation: robust accuracy over bounds, reports and figures."""

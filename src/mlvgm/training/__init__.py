@@ -1,0 +1,1 @@
+"""Training loops for the generative models and the classifiers."""

@@ -1,0 +1,64 @@
+from dataclasses import dataclass, field
+
+import pytest
+
+from mlvgm.config import from_mapping, load_yaml, merge, parse_overrides
+from mlvgm.errors import ConfigError
+
+
+@dataclass
+class Inner:
+    rate: float = 0.1
+    names: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Outer:
+    inner: Inner = field(default_factory=Inner)
+    steps: int = 3
+    path: str | None = None
+
+
+def test_nested_mapping_builds_nested_dataclasses_and_coerces_ints_to_floats():
+    cfg = from_mapping(Outer, {"inner": {"rate": 1, "names": ["a"]}, "steps": 5})
+    assert cfg.inner.rate == 1.0 and isinstance(cfg.inner.rate, float)
+    assert cfg.inner.names == ["a"] and cfg.steps == 5
+
+
+def test_unknown_key_is_named_with_its_section():
+    with pytest.raises(ConfigError, match=r"'inner\.rte'"):
+        from_mapping(Outer, {"inner": {"rte": 1}})
+
+
+@pytest.mark.parametrize("data", [{"steps": "many"}, {"steps": 1.5}, {"inner": {"rate": "x"}}])
+def test_wrong_types_raise(data):
+    with pytest.raises(ConfigError):
+        from_mapping(Outer, data)
+
+
+def test_overrides_parse_yaml_values_into_nested_keys():
+    got = parse_overrides(["inner.rate=0.5", "inner.names=[a, b]", "steps=7"])
+    assert got == {"inner": {"rate": 0.5, "names": ["a", "b"]}, "steps": 7}
+    assert merge({"inner": {"rate": 0.1, "x": 1}}, got)["inner"] == {
+        "rate": 0.5,
+        "x": 1,
+        "names": ["a", "b"],
+    }
+
+
+def test_override_without_equals_raises():
+    with pytest.raises(ConfigError, match="key=value"):
+        parse_overrides(["steps"])
+
+
+def test_yaml_errors_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_yaml(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_yaml(bad)
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_yaml(listy)
