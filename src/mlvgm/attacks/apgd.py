@@ -28,9 +28,11 @@ Choices the paper leaves open, and their effect:
   skipped by later restarts): APGD maximises the loss and does not minimise
   the norm, so the returned adversarial is the smallest-norm one found up to
   that checkpoint, not the minimal adversarial perturbation.
-- For a randomised model the loss, the gradient and the adversarial check of
-  each iteration come from one draw of the model; the returned ``success``
-  comes from a fresh draw and may disagree.
+- Images misclassified before the attack are returned as they are (``l2 = 0``).
+- For a randomised model the clean check, and the loss, gradient and
+  adversarial check of each iteration, come from one draw of the model each;
+  the returned ``success`` comes from a fresh draw and may disagree (average
+  over more draws inside the model, with EoT, to make them agree).
 """
 
 from __future__ import annotations
@@ -129,6 +131,8 @@ class APGD(Attack):
     image at once. Per image it returns an adversarial point whenever one was
     found during the iterations (the smallest-norm one among them), else the
     highest-loss point; later restarts attack only the images not yet fooled.
+    Images the model misclassifies already (on one clean forward pass, as
+    AutoAttack does) are returned unchanged, with ``l2 = 0``, and not attacked.
 
     Args:
         eps: the L2 bound on ``x_adv - x``.
@@ -177,7 +181,7 @@ class APGD(Attack):
         self.n_restarts = n_restarts
         self.seed = seed
         self._loss_fn: Loss = LOSSES[loss]
-        self._checkpoints = checkpoints(n_iter)
+        self._checkpoints = frozenset(checkpoints(n_iter))
 
     def __repr__(self) -> str:
         return (
@@ -187,10 +191,13 @@ class APGD(Attack):
 
     def _run(self, model: Model, x: torch.Tensor, y: torch.Tensor) -> AttackResult:
         """Run the restarts and judge the result; see :meth:`Attack.__call__`."""
+        # Images misclassified as they are need no attack: x_adv = x, l2 = 0.
+        logits = model(x)
+        self._check_logits(logits, y)
         x_0 = x.flatten(1)  # (B, N)
         best = _Best(
             x=x_0.clone(),
-            fooled=torch.zeros_like(y, dtype=torch.bool),
+            fooled=logits.argmax(dim=1) != y,
             f=torch.full_like(y, -math.inf, dtype=x.dtype),
         )
         generator = None
@@ -231,7 +238,7 @@ class APGD(Attack):
         """
         x_0, y = x_0[index], y[index]
         x_k = self._random_start(x_0, generator)
-        f_k, grad, logits = self._loss_and_grad(model, x_k, y, image_shape, check=True)
+        f_k, grad, logits = self._loss_and_grad(model, x_k, y, image_shape)
         state = _State(
             index=index,
             x_0=x_0,
@@ -300,7 +307,6 @@ class APGD(Attack):
         y: torch.Tensor,
         image_shape: torch.Size,
         need_grad: bool = True,
-        check: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The per-image loss and its gradient with respect to the images.
 
@@ -310,22 +316,14 @@ class APGD(Attack):
             y: (A,) labels.
             image_shape: (C, H, W).
             need_grad: when False (the last iteration), skip the backward pass.
-            check: check the model's output against the labels and the loss.
 
         Returns:
             ``(loss, grad, logits)``: (A,) losses, (A, N) gradients (zeros when
             ``need_grad`` is False) and (A, K) logits, all detached.
-
-        Raises:
-            InputError: with ``check``, if the logits are not (A, K) with K above
-                every label.
-            ConfigError: with ``check``, if the loss needs more classes than K.
         """
         x_in = x_flat.view(-1, *image_shape).detach().requires_grad_(need_grad)
         with torch.enable_grad():
             logits = model(x_in)
-            if check:
-                self._check_logits(logits, y)
             loss = self._loss_fn(logits, y)  # (A,)
             if not need_grad:
                 return loss.detach(), torch.zeros_like(x_flat), logits.detach()
@@ -333,7 +331,7 @@ class APGD(Attack):
         return loss.detach(), grad.view_as(x_flat), logits.detach()
 
     def _check_logits(self, logits: torch.Tensor, y: torch.Tensor) -> None:
-        """Check the model's output on the first iterate.
+        """Check the model's output on the clean images.
 
         Raises:
             InputError: if ``logits`` is not (A, K) with K above every label.

@@ -45,10 +45,15 @@ class AttackResult:
 class Attack(abc.ABC):
     """Base class of the attacks.
 
-    Calling an attack checks its inputs, puts an ``nn.Module`` model in eval mode
-    for the duration (restoring each submodule's mode afterwards), and runs
-    :meth:`_run`, which subclasses implement. Attacks never detach, copy or
-    modify the model's parameters, and never write their ``.grad``.
+    Calling an attack checks its inputs and runs :meth:`_run`, which subclasses
+    implement. For the duration of the call an ``nn.Module`` model is put in eval
+    mode and its parameters' ``requires_grad`` is switched off (gradients are only
+    taken with respect to the images, and autograd then skips the weight
+    gradients); every submodule's mode and every parameter's flag are restored
+    afterwards, also on error. Attacks differentiate through the whole model,
+    detach nothing inside it, never change its parameters' values and never
+    write their ``.grad``. A model that is not an ``nn.Module`` (a function that
+    closes over modules) is called as it is.
     """
 
     def __call__(self, model: Model, x: torch.Tensor, y: torch.Tensor) -> AttackResult:
@@ -73,7 +78,7 @@ class Attack(abc.ABC):
             raise InputError("x holds no images; pass a batch with B >= 1")
         check_images(x)
         _check_labels(y, x)
-        with torch.no_grad(), _eval_mode(model):
+        with torch.no_grad(), _attack_mode(model):
             return self._run(model, x.detach(), y.long())
 
     @abc.abstractmethod
@@ -131,15 +136,20 @@ def _check_labels(y: torch.Tensor, x: torch.Tensor) -> None:
 
 
 @contextmanager
-def _eval_mode(model: Model) -> Iterator[None]:
-    """Put an ``nn.Module`` in eval mode, restoring every submodule's mode on exit."""
+def _attack_mode(model: Model) -> Iterator[None]:
+    """Put an ``nn.Module`` in eval mode with frozen parameters, restoring both on exit."""
     if not isinstance(model, nn.Module):
         yield
         return
     modes = [(module, module.training) for module in model.modules()]
+    flags = [(param, param.requires_grad) for param in model.parameters()]
     model.eval()
+    for param, _ in flags:
+        param.requires_grad_(False)
     try:
         yield
     finally:
         for module, training in modes:
             module.training = training
+        for param, requires_grad in flags:
+            param.requires_grad_(requires_grad)

@@ -46,6 +46,8 @@ class QuickstartConfig:
         restarts: APGD-CE restarts.
         bounds: L2 bounds.
         schedules: re-sampling schedules evaluated (``linear``, ``cosine``, ``constant``).
+        explicit: further alpha lists (one value per latent, coarse to fine) evaluated
+            as ``mlvgm-explicit-1``, ``mlvgm-explicit-2``, ... (attenuation applies).
         attenuation: every alpha is scaled into [0, attenuation].
         temperature: temperature of the prior draws.
         batch_size: images per attack batch.
@@ -63,6 +65,7 @@ class QuickstartConfig:
     restarts: int = 1
     bounds: list[float] = field(default_factory=lambda: [0.5, 1.0, 1.5, 2.0])
     schedules: list[str] = field(default_factory=lambda: ["linear", "cosine"])
+    explicit: list[list[float]] = field(default_factory=list)
     attenuation: float = 1.0
     temperature: float = 1.0
     batch_size: int = 100
@@ -78,6 +81,8 @@ class QuickstartConfig:
         for s in self.schedules:
             if s not in SCHEDULES:
                 raise ConfigError(f"unknown schedule {s!r}; known: {', '.join(SCHEDULES)}")
+        for alphas in self.explicit:
+            AlphaSchedule("explicit", self.attenuation, alphas=alphas)  # checks the values
 
 
 def shipped_weights(name: str) -> Path:
@@ -129,9 +134,12 @@ def build_defenses(
         "undefended": (classifier, []),
         "reconstruction": (Purifier(vae, classifier, [0.0] * vae.n_latents), [0.0] * vae.n_latents),
     }
-    for kind in cfg.schedules:
-        alphas = AlphaSchedule(kind, attenuation=cfg.attenuation).resolve(vae.n_latents)
-        defenses[f"mlvgm-{kind}"] = (Purifier(vae, classifier, alphas, cfg.temperature), alphas)
+    schedules = {f"mlvgm-{k}": AlphaSchedule(k, cfg.attenuation) for k in cfg.schedules}
+    for i, alphas in enumerate(cfg.explicit, start=1):
+        schedules[f"mlvgm-explicit-{i}"] = AlphaSchedule("explicit", cfg.attenuation, alphas=alphas)
+    for name, schedule in schedules.items():
+        alphas = schedule.resolve(vae.n_latents)
+        defenses[name] = (Purifier(vae, classifier, alphas, cfg.temperature), alphas)
     return defenses
 
 

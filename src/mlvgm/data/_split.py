@@ -3,8 +3,9 @@
 Each class is shuffled with the seed, and its k-th member (of n_c) is placed at
 position (k + 1/2) / n_c on a common [0, 1] line; the images, sorted by that
 position (ties broken at random), are cut into consecutive train, validation and
-test parts. Every class is thereby spread evenly along the line, so each part
-holds every class in proportion to its frequency, within about one image per class.
+test parts. Every class is thereby spread evenly along the line, so each part,
+and each prefix of a part, holds every class in proportion to its frequency,
+within about one image per class.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def stratified_split(
 
     Returns:
         ``(train_idx, val_idx, test_idx)``: int64 tensors of shapes (n_train,),
-        (n_val,) and (n_test,), each sorted ascending, pairwise disjoint.
+        (n_val,) and (n_test,), pairwise disjoint. Each part keeps the order of
+        the line, so classes are interleaved and every prefix of a part (e.g. the
+        first 100 test images) is itself stratified.
 
     Raises:
         InputError: if ``labels`` is not a 1-D integer array, or ``sizes`` is not
@@ -64,7 +67,7 @@ def stratified_split(
     order = np.lexsort((tie_break, position))  # (N,) primary key: position
 
     bounds = np.cumsum([0, *counts])
-    parts = (np.sort(order[bounds[i] : bounds[i + 1]]) for i in range(3))
+    parts = (order[bounds[i] : bounds[i + 1]] for i in range(3))
     train, val, test = (torch.from_numpy(p.astype(np.int64)) for p in parts)
     return train, val, test
 

@@ -90,8 +90,8 @@ def format_table(report: Mapping[str, Any]) -> str:
 
 
 def pick_examples(result: RobustnessResult, n: int) -> torch.Tensor:
-    """Indices of up to ``n`` clean-correct images, fooled ones first."""
-    correct = result.clean_correct.nonzero().flatten()
-    fooled = correct[torch.isfinite(result.l2[correct])]
-    rest = correct[~torch.isfinite(result.l2[correct])]
-    return torch.cat([fooled, rest])[:n]
+    """Indices of up to ``n`` images: clean-correct and fooled first, then correct, then any."""
+    correct = result.clean_correct
+    found = torch.isfinite(result.l2)
+    rank = torch.where(correct & found, 0, torch.where(correct, 1, 2))  # (N,)
+    return torch.sort(rank, stable=True).indices[:n]

@@ -98,7 +98,9 @@ def elbo_terms(
     return nll.flatten(1).sum(1), out.kl
 
 
-def random_keep_mask(batch: int, n_latents: int, p: float, g: torch.Generator) -> torch.Tensor:
+def random_keep_mask(
+    batch: int, n_latents: int, p: float, g: torch.Generator | None = None
+) -> torch.Tensor:
     """(B, L) bool: with probability ``p`` an image keeps only groups ``< k``, k in 1..L-1."""
     cut = torch.randint(1, max(n_latents, 2), (batch,), generator=g)
     cut = torch.where(torch.rand(batch, generator=g) < p, cut, torch.full_like(cut, n_latents))
@@ -152,13 +154,12 @@ def train_mlvgm(cfg: TrainMLVGMConfig, progress: bool = True) -> HierarchicalVAE
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(s / total, 1.0)))
     )
-    mask_gen = torch.Generator().manual_seed(cfg.seed + 1)
 
     def step(global_step: int, idx: torch.Tensor) -> dict[str, float]:
         x = train_x[idx]
         keep = None
         if cfg.prior_dropout > 0:
-            keep = random_keep_mask(len(idx), model.n_latents, cfg.prior_dropout, mask_gen)
+            keep = random_keep_mask(len(idx), model.n_latents, cfg.prior_dropout)
         nll, kl = elbo_terms(model, x, keep)
         beta = min(1.0, (global_step + 1) / warmup)
         coeff = kl_balance_coefficients(kl, dims) if cfg.kl_balance and beta < 1 else 1.0
