@@ -29,7 +29,7 @@ from mlvgm.errors import CheckpointError, ConfigError
 from mlvgm.models import ARCHITECTURES, architecture_of
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: str | Path, write: Callable[[Path], object]) -> None:
     """Call ``write(tmp)`` on a temporary path beside ``path``, then move it into place."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

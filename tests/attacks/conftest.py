@@ -3,9 +3,17 @@
 The images are scikit-learn's 8x8 handwritten digits when scikit-learn is
 installed, else a synthetic 10-class set (noisy class prototypes) of the same
 shape, so the tests run either way.
+
+The tensors here are tiny, so one thread is as fast as several, and on a
+runner whose cores are shared OpenMP threads waiting on each other slow the
+tests down many times; every test but the timing ones (marked ``slow``) runs
+on one thread, restored afterwards.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import torch
@@ -43,8 +51,33 @@ class SmallCNN(nn.Sequential):
         )
 
 
+@contextmanager
+def _threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` intra-op threads."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.node.get_closest_marker("slow") is not None:
+        yield
+        return
+    with _threads(1):
+        yield
+
+
 def train(x: torch.Tensor, y: torch.Tensor, n_classes: int, epochs: int = 15) -> nn.Module:
     """Train a :class:`SmallCNN` with Adam from a fixed seed; returned in eval mode."""
+    with _threads(1):
+        return _train(x, y, n_classes, epochs)
+
+
+def _train(x: torch.Tensor, y: torch.Tensor, n_classes: int, epochs: int) -> nn.Module:
     torch.manual_seed(0)
     model = SmallCNN(n_classes)
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)

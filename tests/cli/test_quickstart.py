@@ -80,7 +80,7 @@ def test_alphas_outside_unit_interval_fail(tmp_path, checkpoints, capsys):
 
 
 def test_checkpoint_of_another_architecture_fails(tmp_path, checkpoints, capsys):
-    vae, clf = checkpoints
+    _vae, clf = checkpoints
     assert main(_args(tmp_path, clf, clf)) == 1
     assert "'resnet' model, but a 'hvae'" in capsys.readouterr().err
 

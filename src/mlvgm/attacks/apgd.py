@@ -18,10 +18,11 @@ iteration and no host synchronisation between checkpoints.
 
 Choices the paper leaves open, and their effect:
 
-- The L2 gradient step is ``eta grad / ||grad||_2`` and ``P_S`` is the exact
-  Euclidean projection onto the ball intersected with [0, 1]^n
-  (:func:`~mlvgm.attacks._projection.project_l2_box`), not "project, then
-  clip", which wastes budget on saturated pixels.
+- The L2 gradient step is ``eta grad / ||grad||_2`` and ``P_S`` is the
+  Euclidean projection onto the ball intersected with [0, 1]^n, by three
+  Newton steps that are exact on all but the largest bounds and always stay
+  feasible (:func:`~mlvgm.attacks._projection.project_l2_box`), rather than
+  "shrink into the ball, then clip", which wastes budget on clipped pixels.
 - The random start is uniform in the ball (then clipped to the box).
 - After a step-size halving the momentum is reset, since the iterate jumped.
 - An image whose prediction flipped is retired at the next checkpoint (and
@@ -251,7 +252,7 @@ class APGD(Attack):
             grad_max=grad,
             f_max=f_k,
             f_max_last=f_k,
-            eta=torch.full_like(f_k[:, None], 2.0 * self.eps),
+            eta=torch.full_like(x_0[:, :1], 2.0 * self.eps),
             n_up=torch.zeros_like(y),
             halved=torch.zeros_like(y, dtype=torch.bool),
             x_found=x_k,

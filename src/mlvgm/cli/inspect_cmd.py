@@ -6,6 +6,7 @@ import argparse
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -46,7 +47,7 @@ class InspectConfig:
             raise ConfigError(f"temperatures must be positive, got {self.temperatures}")
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``inspect`` sub-command."""
     p = sub.add_parser(
         "inspect",
@@ -75,7 +76,7 @@ def _run(args: argparse.Namespace) -> None:
     print(f"wrote {cfg.out}/inspect.json and {cfg.out}/resamples.png")
 
 
-def run_inspect(cfg: InspectConfig) -> dict[str, object]:
+def run_inspect(cfg: InspectConfig) -> dict[str, Any]:
     """Compute and write ``inspect.json`` and ``resamples.png``; returns the report."""
     from mlvgm.cli.quickstart import shipped_weights
 

@@ -90,7 +90,7 @@ def shipped_weights(name: str) -> Path:
     return Path(str(resources.files("mlvgm") / "weights" / f"{name}.safetensors"))
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``quickstart`` sub-command."""
     p = sub.add_parser(
         "quickstart",
@@ -120,10 +120,10 @@ def _load_models(cfg: QuickstartConfig, out: Path) -> tuple[nn.Module, MLVGM]:
         clf = train_classifier(TrainClassifierConfig(data=cfg.data, out=str(out / "classifier")))
         vae = train_mlvgm(TrainMLVGMConfig(data=cfg.data, out=str(out / "mlvgm")))
         return clf, vae
-    clf = load_model(cfg.classifier or shipped_weights("classifier"), expect="resnet")
-    vae = load_model(cfg.mlvgm or shipped_weights("hvae"), expect="hvae")
-    assert isinstance(vae, MLVGM)
-    return clf, vae
+    loaded = load_model(cfg.classifier or shipped_weights("classifier"), expect="resnet")
+    generator = load_model(cfg.mlvgm or shipped_weights("hvae"), expect="hvae")
+    assert isinstance(generator, MLVGM)
+    return loaded, generator
 
 
 def build_defenses(

@@ -9,7 +9,7 @@ from mlvgm.training.classifier import TrainClassifierConfig, train_classifier
 from mlvgm.training.hvae import TrainMLVGMConfig, train_mlvgm
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the training sub-commands."""
     p = sub.add_parser(
         "train-mlvgm",

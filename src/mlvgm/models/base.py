@@ -119,7 +119,9 @@ class MLVGM(nn.Module, abc.ABC):
             )
 
     def _alpha_list(self, alphas: Sequence[float] | torch.Tensor) -> list[float | torch.Tensor]:
-        values = list(alphas.unbind(0)) if isinstance(alphas, torch.Tensor) else list(alphas)
+        values: list[float | torch.Tensor] = (
+            list(alphas.unbind(0)) if isinstance(alphas, torch.Tensor) else list(alphas)
+        )
         if len(values) != self.n_latents:
             raise InputError(
                 f"alphas must have {self.n_latents} values (one per latent), got {len(values)}"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -108,7 +109,8 @@ class _Group(nn.Module):
         self.combine = nn.Conv2d(z_channels, width, 1)
         self.cells = nn.Sequential(*[ResidualCell(width) for _ in range(cells)])
         nn.init.zeros_(self.posterior.weight)
-        nn.init.zeros_(self.posterior.bias)
+        if self.posterior.bias is not None:
+            nn.init.zeros_(self.posterior.bias)
 
     def prior_params(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu_p, raw = self.prior(nn.functional.silu(h)).chunk(2, dim=1)
@@ -163,6 +165,9 @@ class HierarchicalVAE(MLVGM):
         )
         self.head = nn.Conv2d(cfg.widths[0], cfg.in_channels, 3, padding=1)
 
+    def _group(self, i: int) -> _Group:
+        return typing.cast(_Group, self.groups[i])
+
     @property
     def n_latents(self) -> int:
         """L, the number of latent groups."""
@@ -191,7 +196,8 @@ class HierarchicalVAE(MLVGM):
         """Walk the groups coarse to fine; returns (B, C, H, W) output logits."""
         h = self.h_top.expand(batch, -1, -1, -1)
         up = iter(self.up)
-        for i, group in enumerate(self.groups):
+        for i in range(self.n_latents):
+            group = self._group(i)
             while h.shape[-1] < self.config.groups[i][0]:
                 h = next(up)(h)
             mu_p, log_sigma_p = group.prior_params(h)
@@ -215,7 +221,7 @@ class HierarchicalVAE(MLVGM):
         kls: list[torch.Tensor] = []
 
         def pick(i: int, h: torch.Tensor, mu_p: torch.Tensor, ls_p: torch.Tensor) -> torch.Tensor:
-            mu_q, ls_q = self.groups[i].posterior_params(h, feats[h.shape[-1]], mu_p, ls_p)
+            mu_q, ls_q = self._group(i).posterior_params(h, feats[h.shape[-1]], mu_p, ls_p)
             z_q = mu_q + ls_q.exp() * torch.randn_like(mu_q)
             # KL(N(mu_q, s_q) || N(mu_p, s_p)), summed over the group's dimensions
             kl = ls_p - ls_q + (ls_q.exp() ** 2 + (mu_q - mu_p) ** 2) / (2 * (2 * ls_p).exp())
@@ -316,7 +322,7 @@ class HierarchicalVAE(MLVGM):
         chosen: list[torch.Tensor] = []
 
         def pick(i: int, h: torch.Tensor, mu_p: torch.Tensor, ls_p: torch.Tensor) -> torch.Tensor:
-            z_enc, _ = self.groups[i].posterior_params(h, feats[h.shape[-1]], mu_p, ls_p)
+            z_enc, _ = self._group(i).posterior_params(h, feats[h.shape[-1]], mu_p, ls_p)
             a = alpha[i]
             if isinstance(a, float | int) and a == 0:
                 z = z_enc
