@@ -51,6 +51,22 @@ class SmallCNN(nn.Sequential):
         )
 
 
+class GaussianEoT(nn.Module):
+    """A randomised defence: Gaussian noise on the input, logits averaged over K draws."""
+
+    def __init__(self, classifier: nn.Module, sigma: float = 0.1, k: int = 4) -> None:
+        super().__init__()
+        self.classifier = classifier
+        self.sigma = sigma
+        self.k = k
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = x.shape[0]
+        copies = x.repeat(self.k, 1, 1, 1)  # (K B, C, H, W)
+        noisy = (copies + self.sigma * torch.randn_like(copies)).clamp(0.0, 1.0)
+        return self.classifier(noisy).view(self.k, b, -1).mean(dim=0)  # (B, n_classes)
+
+
 @contextmanager
 def _threads(n: int) -> Iterator[None]:
     """Run the block with ``n`` intra-op threads."""
@@ -69,6 +85,19 @@ def _one_thread(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     with _threads(1):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _clear_weight_gradients(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Drop the weight gradients a reference attack leaves on a shared model.
+
+    torchattacks' FAB calls ``backward``, which accumulates into ``.grad`` of the
+    session-scoped models; our attacks never write it (``test_model_is_left_as_it_was``).
+    """
+    yield
+    for value in request.node.funcargs.values():
+        if isinstance(value, nn.Module):
+            value.zero_grad(set_to_none=True)
 
 
 def train(x: torch.Tensor, y: torch.Tensor, n_classes: int, epochs: int = 15) -> nn.Module:
@@ -118,3 +147,9 @@ def batch(digits: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torc
     """200 held-out images and labels."""
     x, y = digits
     return x[N_TRAIN : N_TRAIN + 200], y[N_TRAIN : N_TRAIN + 200]
+
+
+@pytest.fixture(scope="session")
+def noisy_model(model: nn.Module) -> nn.Module:
+    """The 10-class CNN behind Gaussian noise (sigma 0.1), logits averaged over 4 draws."""
+    return GaussianEoT(model, sigma=0.1, k=4)

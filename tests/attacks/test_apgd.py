@@ -15,22 +15,6 @@ from mlvgm.errors import ConfigError, InputError
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
-class GaussianEoT(nn.Module):
-    """A randomised defence: Gaussian noise on the input, logits averaged over K draws."""
-
-    def __init__(self, classifier: nn.Module, sigma: float = 0.1, k: int = 4) -> None:
-        super().__init__()
-        self.classifier = classifier
-        self.sigma = sigma
-        self.k = k
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b = x.shape[0]
-        copies = x.repeat(self.k, 1, 1, 1)  # (K B, C, H, W)
-        noisy = (copies + self.sigma * torch.randn_like(copies)).clamp(0.0, 1.0)
-        return self.classifier(noisy).view(self.k, b, -1).mean(dim=0)  # (B, n_classes)
-
-
 def _success_rate(result: AttackResult) -> float:
     return result.success.float().mean().item()
 
@@ -116,9 +100,9 @@ def test_dlr_needs_four_classes(binary_model: nn.Module, batch: Batch) -> None:
         APGD(1.0, n_iter=5, loss="dlr")(binary_model, x, (y >= 5).long())
 
 
-def test_randomised_model_runs_and_gradients_flow(model: nn.Module, batch: Batch) -> None:
+def test_randomised_model_runs_and_gradients_flow(noisy_model: nn.Module, batch: Batch) -> None:
     x, y = batch[0][:100], batch[1][:100]
-    defence = GaussianEoT(model, sigma=0.1, k=4)
+    defence = noisy_model
     torch.manual_seed(0)
     result = APGD(2.0, n_iter=30)(defence, x, y)
 

@@ -46,9 +46,10 @@ import torch
 
 from mlvgm._checks import check_positive
 from mlvgm.attacks._losses import LOSSES, MIN_CLASSES, Loss
+from mlvgm.attacks._options import check_count, check_seed
 from mlvgm.attacks._projection import clip_l2_box, project_l2_box
-from mlvgm.attacks.base import Attack, AttackResult, Model
-from mlvgm.errors import ConfigError, InputError
+from mlvgm.attacks.base import Attack, AttackResult, Model, check_logits
+from mlvgm.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -167,14 +168,13 @@ class APGD(Attack):
         seed: int | None = 0,
     ) -> None:
         check_positive(eps, "eps")
-        _check_count(n_iter, "n_iter")
-        _check_count(n_restarts, "n_restarts")
+        check_count(n_iter, "n_iter")
+        check_count(n_restarts, "n_restarts")
         if loss not in LOSSES:
             raise ConfigError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
         if isinstance(rho, bool) or not isinstance(rho, int | float) or not 0.0 <= rho <= 1.0:
             raise ConfigError(f"rho must be a number in [0, 1], got {rho!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ConfigError(f"seed must be an integer or None, got {seed!r}")
+        check_seed(seed)
         self.eps = float(eps)
         self.n_iter = n_iter
         self.loss = loss
@@ -338,24 +338,13 @@ class APGD(Attack):
             InputError: if ``logits`` is not (A, K) with K above every label.
             ConfigError: if the loss needs more than K classes.
         """
-        if not isinstance(logits, torch.Tensor) or logits.shape[:1] != y.shape:
-            got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits)
-            raise InputError(
-                f"the model must return (B, K) logits with B = {y.shape[0]}, got {got}"
-            )
-        if logits.ndim != 2 or not logits.dtype.is_floating_point:
-            raise InputError(
-                f"the model must return (B, K) float logits, got shape {tuple(logits.shape)} "
-                f"and dtype {logits.dtype}"
-            )
+        check_logits(logits, y)
         n_classes = logits.shape[1]
         if n_classes < MIN_CLASSES[self.loss]:
             raise ConfigError(
                 f"loss {self.loss!r} needs at least {MIN_CLASSES[self.loss]} classes, the "
                 f"model has {n_classes}; use loss='ce'"
             )
-        if int(y.max()) >= n_classes:
-            raise InputError(f"y holds label {int(y.max())} but the model has {n_classes} classes")
 
     def _step(self, state: _State, first: bool) -> torch.Tensor:
         """The next iterate ``x^(k+1)`` from ``x^(k)``, its gradient and momentum.
@@ -423,13 +412,3 @@ class APGD(Attack):
             return state
         best.update(state.select(fooled))
         return state.select(~fooled)
-
-
-def _check_count(value: int, name: str) -> None:
-    """Check that ``value`` is an integer >= 1.
-
-    Raises:
-        ConfigError: if it is not.
-    """
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")

@@ -115,6 +115,29 @@ class Attack(abc.ABC):
         return AttackResult(x_adv=x_adv, success=success, l2=l2)
 
 
+def check_logits(logits: torch.Tensor, y: torch.Tensor) -> None:
+    """Check a model's output on a batch against the batch's labels.
+
+    Args:
+        logits: what the model returned, expected (B, K).
+        y: (B,) labels.
+
+    Raises:
+        InputError: if ``logits`` is not a (B, K) float tensor with K above every label.
+    """
+    if not isinstance(logits, torch.Tensor) or logits.shape[:1] != y.shape:
+        got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits)
+        raise InputError(f"the model must return (B, K) logits with B = {y.shape[0]}, got {got}")
+    if logits.ndim != 2 or not logits.dtype.is_floating_point:
+        raise InputError(
+            f"the model must return (B, K) float logits, got shape {tuple(logits.shape)} "
+            f"and dtype {logits.dtype}"
+        )
+    n_classes = logits.shape[1]
+    if int(y.max()) >= n_classes:
+        raise InputError(f"y holds label {int(y.max())} but the model has {n_classes} classes")
+
+
 def _check_labels(y: torch.Tensor, x: torch.Tensor) -> None:
     """Check that ``y`` holds one non-negative integer label per image of ``x``.
 

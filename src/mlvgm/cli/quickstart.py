@@ -50,6 +50,9 @@ class QuickstartConfig:
             as ``mlvgm-explicit-1``, ``mlvgm-explicit-2``, ... (attenuation applies).
         attenuation: every alpha is scaled into [0, attenuation].
         temperature: temperature of the prior draws.
+        noise_l2: L2 norm of the Gaussian noise added before encoding (0 for none),
+            applied to reconstruction and MLVGM defences alike.
+        blur_sigma: Gaussian blur before encoding (0 for none), likewise.
         batch_size: images per attack batch.
         seed: seed of the attacks and of the defences' draws.
         retrain: train the classifier and the MLVGM from scratch first.
@@ -68,6 +71,8 @@ class QuickstartConfig:
     explicit: list[list[float]] = field(default_factory=list)
     attenuation: float = 1.0
     temperature: float = 1.0
+    noise_l2: float = 0.0
+    blur_sigma: float = 0.0
     batch_size: int = 100
     seed: int = 0
     retrain: bool = False
@@ -76,6 +81,8 @@ class QuickstartConfig:
     def __post_init__(self) -> None:
         if self.n_images < 1 or self.eot < 1 or self.iterations < 1 or self.batch_size < 1:
             raise ConfigError("n_images, eot, iterations and batch_size must be at least 1")
+        if self.noise_l2 < 0 or self.blur_sigma < 0:
+            raise ConfigError("noise_l2 and blur_sigma must not be negative (0 switches off)")
         if not self.bounds or any(not b > 0 for b in self.bounds):
             raise ConfigError(f"bounds must be positive numbers, got {self.bounds}")
         for s in self.schedules:
@@ -130,16 +137,18 @@ def build_defenses(
     cfg: QuickstartConfig, classifier: nn.Module, vae: MLVGM
 ) -> dict[str, tuple[nn.Module, list[float]]]:
     """Name -> (defended model, alphas) for every defence the quickstart compares."""
+    pre = {"noise_l2": cfg.noise_l2 or None, "blur_sigma": cfg.blur_sigma or None}
+    zeros = [0.0] * vae.n_latents
     defenses: dict[str, tuple[nn.Module, list[float]]] = {
-        "undefended": (classifier, []),
-        "reconstruction": (Purifier(vae, classifier, [0.0] * vae.n_latents), [0.0] * vae.n_latents),
+        "undefended": (Purifier(None, classifier), []),
+        "reconstruction": (Purifier(vae, classifier, zeros, cfg.temperature, **pre), zeros),
     }
     schedules = {f"mlvgm-{k}": AlphaSchedule(k, cfg.attenuation) for k in cfg.schedules}
     for i, alphas in enumerate(cfg.explicit, start=1):
         schedules[f"mlvgm-explicit-{i}"] = AlphaSchedule("explicit", cfg.attenuation, alphas=alphas)
     for name, schedule in schedules.items():
         alphas = schedule.resolve(vae.n_latents)
-        defenses[name] = (Purifier(vae, classifier, alphas, cfg.temperature), alphas)
+        defenses[name] = (Purifier(vae, classifier, alphas, cfg.temperature, **pre), alphas)
     return defenses
 
 
@@ -170,7 +179,9 @@ def run_quickstart(cfg: QuickstartConfig, progress: bool = True) -> dict[str, An
         )
         extra: dict[str, Any] = {"eot": model.k, "seconds": round(time.time() - t0, 1)}
         if isinstance(defense, Purifier):
-            extra.update(alphas=alphas, temperature=defense.temperature)
+            extra["preprocess"] = {"noise_l2": defense.noise_l2, "blur_sigma": defense.blur_sigma}
+            if defense.mlvgm is not None:
+                extra.update(alphas=alphas, temperature=defense.temperature)
         entries[name] = defense_entry(res, **extra)
         results[name] = res
         models[name] = model

@@ -57,6 +57,7 @@ class Purifier(nn.Module):
             steps.append(FixedNormNoise(noise_l2))
         self.pre = nn.Sequential(*steps)
         self.noise_l2 = noise_l2
+        self.blur_sigma = blur_sigma
 
     @property
     def stochastic(self) -> bool:

@@ -54,7 +54,7 @@ class HVAEConfig:
     image_size: int = 32
     widths: list[int] = field(default_factory=lambda: [16, 32, 64, 64])
     groups: list[list[int]] = field(
-        default_factory=lambda: [[4, 8], [4, 8], [8, 4], [8, 4], [8, 4]]
+        default_factory=lambda: [[4, 16], [4, 16], [8, 4], [8, 4], [8, 4]]
     )
     encoder_cells: int = 1
     decoder_cells: int = 1

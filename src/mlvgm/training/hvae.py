@@ -50,6 +50,10 @@ class TrainMLVGMConfig:
         kl_warmup: fraction of the steps over which beta ramps from 0 to 1.
         kl_balance: balance the KL across groups during the warm-up.
         prior_dropout: probability that an image's fine groups are taken from the prior.
+        denoise_l2: if positive, the encoder sees the image plus Gaussian noise of L2
+            norm uniform in [0, denoise_l2] (clamped to [0, 1]) and the decoder must
+            reconstruct the clean image (a denoising VAE), so that noise added before
+            encoding at purification time is removed rather than encoded.
         seed: seed of initialisation, batching and sampling.
         out: output folder (checkpoints, metrics, samples).
     """
@@ -61,7 +65,8 @@ class TrainMLVGMConfig:
     lr: float = 2e-3
     kl_warmup: float = 0.3
     kl_balance: bool = True
-    prior_dropout: float = 0.0
+    prior_dropout: float = 0.5
+    denoise_l2: float = 5.0
     seed: int = 0
     out: str = "runs/mlvgm"
 
@@ -72,6 +77,8 @@ class TrainMLVGMConfig:
             raise ConfigError(f"lr must lie in (0, 1), got {self.lr}")
         if not 0 <= self.kl_warmup <= 1 or not 0 <= self.prior_dropout < 1:
             raise ConfigError("kl_warmup must lie in [0, 1] and prior_dropout in [0, 1)")
+        if self.denoise_l2 < 0:
+            raise ConfigError(f"denoise_l2 must not be negative, got {self.denoise_l2}")
 
 
 def kl_balance_coefficients(kl: torch.Tensor, dims: torch.Tensor) -> torch.Tensor:
@@ -90,10 +97,16 @@ def kl_balance_coefficients(kl: torch.Tensor, dims: torch.Tensor) -> torch.Tenso
 
 
 def elbo_terms(
-    model: HierarchicalVAE, x: torch.Tensor, keep: torch.Tensor | None = None
+    model: HierarchicalVAE,
+    x: torch.Tensor,
+    keep: torch.Tensor | None = None,
+    x_in: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Reconstruction NLL (B,) and per-group KL (B, L) in nats, Bernoulli likelihood."""
-    out = model(x, keep)
+    """Reconstruction NLL (B,) of ``x`` and per-group KL (B, L) in nats, Bernoulli likelihood.
+
+    ``x_in`` is what the encoder sees (a corrupted ``x`` for denoising), ``x`` by default.
+    """
+    out = model(x if x_in is None else x_in, keep)
     nll = nn.functional.binary_cross_entropy_with_logits(out.logits, x, reduction="none")
     return nll.flatten(1).sum(1), out.kl
 
@@ -160,7 +173,13 @@ def train_mlvgm(cfg: TrainMLVGMConfig, progress: bool = True) -> HierarchicalVAE
         keep = None
         if cfg.prior_dropout > 0:
             keep = random_keep_mask(len(idx), model.n_latents, cfg.prior_dropout)
-        nll, kl = elbo_terms(model, x, keep)
+        x_in = None
+        if cfg.denoise_l2 > 0:
+            norm = cfg.denoise_l2 * torch.rand(x.shape[0], 1, 1, 1)  # (B, 1, 1, 1)
+            noise = torch.randn_like(x)
+            noise = noise * norm / noise.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+            x_in = (x + noise).clamp(0, 1)
+        nll, kl = elbo_terms(model, x, keep, x_in)
         beta = min(1.0, (global_step + 1) / warmup)
         coeff = kl_balance_coefficients(kl, dims) if cfg.kl_balance and beta < 1 else 1.0
         loss = (nll + beta * (kl * coeff).sum(1)).mean()
