@@ -30,23 +30,33 @@ def bound_key(b: float) -> str:
     return repr(float(b))
 
 
-def defense_entry(result: RobustnessResult, **extra: Any) -> dict[str, Any]:
-    """The report entry of one defence.
+def median_l2(norms: torch.Tensor, correct: torch.Tensor) -> float | None:
+    """Median over the clean-correct images of the adversarial norm found.
 
-    ``median_l2`` is the median over the clean-correct images of the smallest
-    adversarial norm found, counting images never fooled as infinite (so it is
-    ``null`` when fewer than half were fooled within the largest bound).
+    Images never fooled count as infinite, so the median is ``None`` when fewer
+    than half were fooled within the largest bound.
     """
+    kept = norms[correct]
+    if not kept.numel():
+        return None
+    m = float(kept.sort().values[(kept.numel() - 1) // 2])
+    return m if math.isfinite(m) else None
+
+
+def defense_entry(result: RobustnessResult, **extra: Any) -> dict[str, Any]:
+    """The report entry of one defence: accuracies, per-attack curves, median norms."""
     correct = result.clean_correct
-    norms = result.l2[correct]
-    median: float | None = None
-    if norms.numel():
-        m = float(norms.sort().values[(norms.numel() - 1) // 2])
-        median = m if math.isfinite(m) else None
     return {
         "clean_accuracy": result.clean_accuracy,
         "robust_accuracy": {bound_key(b): a for b, a in result.robust_accuracy().items()},
-        "median_l2": median,
+        "median_l2": median_l2(result.l2, correct),
+        "success_rate": {
+            name: {bound_key(b): r for b, r in rates.items()}
+            for name, rates in result.success_rates().items()
+        },
+        "median_l2_per_attack": {
+            name: median_l2(norms, correct) for name, norms in result.per_attack_l2.items()
+        },
         **extra,
     }
 
