@@ -49,7 +49,8 @@ class TrainMLVGMConfig:
         lr: peak Adam learning rate (cosine decay to 1 % of it).
         kl_warmup: fraction of the steps over which beta ramps from 0 to 1.
         kl_balance: balance the KL across groups during the warm-up.
-        prior_dropout: probability that an image's fine groups are taken from the prior.
+        prior_dropout: probability that an image's fine groups are taken from the prior
+            (ignored for a single-group model, which has no fine groups).
         denoise_l2: if positive, the encoder sees the image plus Gaussian noise of L2
             norm uniform in [0, denoise_l2] (clamped to [0, 1]) and the decoder must
             reconstruct the clean image (a denoising VAE), so that noise added before
@@ -171,7 +172,7 @@ def train_mlvgm(cfg: TrainMLVGMConfig, progress: bool = True) -> HierarchicalVAE
     def step(global_step: int, idx: torch.Tensor) -> dict[str, float]:
         x = train_x[idx]
         keep = None
-        if cfg.prior_dropout > 0:
+        if cfg.prior_dropout > 0 and model.n_latents > 1:  # a single group has no fine part
             keep = random_keep_mask(len(idx), model.n_latents, cfg.prior_dropout)
         x_in = None
         if cfg.denoise_l2 > 0:
