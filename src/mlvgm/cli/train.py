@@ -23,10 +23,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train-classifier",
         help="train the ResNet classifier to defend",
-        description="Train a small ResNet classifier; rerun the same command to resume.",
+        description=(
+            "Train a small ResNet classifier, plainly or with TRADES (L2), from scratch or "
+            "from a checkpoint; rerun the same command to resume. TRADES runs write to the "
+            "same default folder, so give them their own --out."
+        ),
     )
     add_config_options(p, "runs/classifier")
     p.add_argument("--epochs", type=int, help="passes over the train split")
+    p.add_argument(
+        "--trades",
+        action="store_true",
+        default=None,
+        help="TRADES adversarial training (sets trades=true; tune with --set trades_beta=..., "
+        "trades_eps, trades_steps, trades_step_size)",
+    )
+    p.add_argument(
+        "--init",
+        metavar="PATH",
+        help="fine-tune this resnet checkpoint instead of starting from random weights",
+    )
     p.set_defaults(run=_run_classifier)
 
 
@@ -37,6 +53,8 @@ def _run_mlvgm(args: argparse.Namespace) -> None:
 
 
 def _run_classifier(args: argparse.Namespace) -> None:
-    cfg = resolve_config(TrainClassifierConfig, args, epochs=args.epochs)
+    cfg = resolve_config(
+        TrainClassifierConfig, args, epochs=args.epochs, trades=args.trades, init=args.init
+    )
     train_classifier(cfg)
     print(f"wrote {cfg.out}/classifier.safetensors")
