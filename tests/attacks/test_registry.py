@@ -17,6 +17,7 @@ CHEAP: dict[str, dict[str, object]] = {
     "cw": {"steps": 20, "binary_search_steps": 2, "c_init": 1.0, "lr": 0.1},
     "fab": {"n_iter": 5},
     "autoattack-l2": {"preset": "fast"},
+    "fgsm-l2": {},
 }
 MINIMAL_NORM = ["deepfool", "cw", "fab", "autoattack-l2"]
 

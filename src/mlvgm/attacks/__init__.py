@@ -5,8 +5,10 @@ it returns an :class:`AttackResult` (adversarial images, per-image success and
 L2 norm). :data:`ATTACKS` maps each name to a factory taking the bound ``eps``
 and the attack's options; :func:`make_attack` builds one from a name.
 
-Two kinds of attack are registered. APGD (``apgd-ce``, ``apgd-dlr``) maximises
-a loss within a fixed bound ``eps``, which it needs. The minimal-norm attacks
+Three kinds of attack are registered. APGD (``apgd-ce``, ``apgd-dlr``) maximises
+a loss within a fixed bound ``eps``, which it needs; ``fgsm-l2`` takes one
+normalised-gradient step of length ``eps`` (cheap, used to build the training
+set of the alpha search, not for evaluation). The minimal-norm attacks
 (``deepfool``, ``cw``, ``fab``) search the smallest adversarial perturbation;
 their ``eps`` is optional (``None``: unbounded; a number: an image counts as
 fooled only within it). ``autoattack-l2`` runs a preset's attacks and keeps the
@@ -40,6 +42,7 @@ from mlvgm.attacks.cw import CarliniWagnerL2
 from mlvgm.attacks.deepfool import DeepFool
 from mlvgm.attacks.ensemble import MinNormEnsemble
 from mlvgm.attacks.fab import FAB
+from mlvgm.attacks.fgsm import FGSM
 from mlvgm.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -71,6 +74,7 @@ ATTACKS: dict[str, Callable[..., Attack]] = {
     "cw": CarliniWagnerL2,
     "fab": FAB,
     "autoattack-l2": _autoattack_l2,
+    "fgsm-l2": FGSM,
 }
 """Attack factories by name; each is called as ``factory(eps, **options)``."""
 
@@ -197,6 +201,7 @@ __all__ = [
     "APGD",
     "ATTACKS",
     "FAB",
+    "FGSM",
     "PRESETS",
     "Attack",
     "AttackResult",

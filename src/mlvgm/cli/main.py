@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Sequence
 
 from mlvgm import __version__
-from mlvgm.cli import evaluate, inspect_cmd, quickstart, table, train
+from mlvgm.cli import evaluate, inspect_cmd, quickstart, table, train, tune
 from mlvgm.errors import MlvgmError
 
 
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     quickstart.register(sub)
     train.register(sub)
     inspect_cmd.register(sub)
+    tune.register(sub)
     evaluate.register(sub)
     table.register(sub)
     return parser
