@@ -61,7 +61,19 @@ def test_resuming_a_folder_of_another_config_is_refused(tmp_path):
     data = DataConfig(split=[64, 16, 0])
     out = str(tmp_path / "run")
     train_mlvgm(TrainMLVGMConfig(data=data, model=model, epochs=1, batch_size=32, out=out), False)
-    with pytest.raises(CheckpointError, match="different config"):
+    before = (tmp_path / "run" / "config.json").read_text()
+    with pytest.raises(CheckpointError, match=r"different config \(changed: batch_size\)"):
         train_mlvgm(
             TrainMLVGMConfig(data=data, model=model, epochs=1, batch_size=16, out=out), False
         )
+    assert (tmp_path / "run" / "config.json").read_text() == before
+
+
+def test_train_split_smaller_than_a_batch_is_a_config_error(tmp_path):
+    from mlvgm.data import DataConfig
+    from mlvgm.errors import ConfigError
+    from mlvgm.training.hvae import TrainMLVGMConfig, train_mlvgm
+
+    cfg = TrainMLVGMConfig(data=DataConfig(split=[20, 5, 0]), batch_size=64, out=str(tmp_path))
+    with pytest.raises(ConfigError, match="larger than the train split"):
+        train_mlvgm(cfg, False)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import typing
 from typing import Any, TypeVar
 
 from mlvgm.config import from_mapping, load_yaml, merge, parse_overrides
@@ -10,8 +12,27 @@ from mlvgm.config import from_mapping, load_yaml, merge, parse_overrides
 T = TypeVar("T")
 
 
-def add_config_options(parser: argparse.ArgumentParser, default_out: str) -> None:
-    """Add ``--config``, ``--set`` and ``--out`` to a sub-command."""
+def config_keys(cls: type, prefix: str = "") -> list[str]:
+    """Dotted option names of a config dataclass, nested sections expanded."""
+    keys = []
+    for f in dataclasses.fields(cls):
+        hint = typing.get_type_hints(cls)[f.name]
+        if dataclasses.is_dataclass(hint):
+            keys += config_keys(typing.cast(type, hint), f"{prefix}{f.name}.")
+        else:
+            keys.append(prefix + f.name)
+    return keys
+
+
+def add_config_options(
+    parser: argparse.ArgumentParser, default_out: str, cls: type | None = None
+) -> None:
+    """Add ``--config``, ``--set`` and ``--out`` to a sub-command.
+
+    With ``cls``, the help ends with every key ``--set`` and the YAML file accept.
+    """
+    if cls is not None:
+        parser.epilog = "config keys (YAML or --set KEY=VALUE): " + ", ".join(config_keys(cls))
     parser.add_argument("--config", metavar="FILE.yaml", help="YAML file of options")
     parser.add_argument(
         "--set",

@@ -111,7 +111,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "adaptive L2 attacks with EoT; writes report.json, robustness.png, examples.png."
         ),
     )
-    add_config_options(p, "runs/evaluate")
+    add_config_options(p, "runs/evaluate", EvaluateConfig)
     p.set_defaults(run=_run)
 
 

@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "group alone (and each group with all finer ones) is drawn from the prior."
         ),
     )
-    add_config_options(p, "runs/inspect")
+    add_config_options(p, "runs/inspect", InspectConfig)
     p.add_argument("--mlvgm", help="hierarchical VAE checkpoint (default: shipped)")
     p.add_argument("--classifier", help="classifier checkpoint (default: shipped)")
     p.set_defaults(run=_run)

@@ -83,8 +83,10 @@ class QuickstartConfig:
             raise ConfigError("n_images, eot, iterations and batch_size must be at least 1")
         if self.noise_l2 < 0 or self.blur_sigma < 0:
             raise ConfigError("noise_l2 and blur_sigma must not be negative (0 switches off)")
-        if not self.bounds or any(not b > 0 for b in self.bounds):
-            raise ConfigError(f"bounds must be positive numbers, got {self.bounds}")
+        if not self.bounds or any(not 0 < b < float("inf") for b in self.bounds):
+            raise ConfigError(f"bounds must be positive finite numbers, got {self.bounds}")
+        if self.restarts < 1:
+            raise ConfigError(f"restarts must be at least 1, got {self.restarts}")
         for s in self.schedules:
             if s not in SCHEDULES:
                 raise ConfigError(f"unknown schedule {s!r}; known: {', '.join(SCHEDULES)}")
@@ -108,7 +110,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "robustness.png and examples.png."
         ),
     )
-    add_config_options(p, "runs/quickstart")
+    add_config_options(p, "runs/quickstart", QuickstartConfig)
     p.add_argument("--retrain", action="store_true", default=None, help="train both models first")
     p.add_argument("--n-images", type=int, help="test images to attack")
     p.set_defaults(run=_run)
@@ -235,6 +237,9 @@ def _write_examples(
         "undefended adv.": results["undefended"].x_adv[idx],
         "purified (undef. adv.)": purifier.purify(results["undefended"].x_adv[idx]),
     }
-    preds = predict(purifier, x_adv)
-    title = f"labels {y[idx].tolist()}  |  {name} on its adversarial: {preds.tolist()}"
+    preds = predict(EoT(purifier, cfg.eot), x_adv)
+    title = (
+        f"labels {y[idx].tolist()}  |  {name} (EoT {cfg.eot}, one fresh draw) on its "
+        f"adversarial: {preds.tolist()}"
+    )
     save_rows_figure(out / "examples.png", rows, title=title)

@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train a hierarchical VAE (progress, checkpoints, resume, sample grid)",
         description="Train an NVAE-style hierarchical VAE; rerun the same command to resume.",
     )
-    add_config_options(p, "runs/mlvgm")
+    add_config_options(p, "runs/mlvgm", TrainMLVGMConfig)
     p.add_argument("--epochs", type=int, help="passes over the train split")
     p.set_defaults(run=_run_mlvgm)
 
@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "same default folder, so give them their own --out."
         ),
     )
-    add_config_options(p, "runs/classifier")
+    add_config_options(p, "runs/classifier", TrainClassifierConfig)
     p.add_argument("--epochs", type=int, help="passes over the train split")
     p.add_argument(
         "--trades",

@@ -122,7 +122,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "best_alphas.yaml, search.json and search.png. Rerun to resume."
         ),
     )
-    add_config_options(p, "runs/tune-alphas")
+    add_config_options(p, "runs/tune-alphas", TuneAlphasConfig)
     p.add_argument("--steps", type=int, help="BO steps after the starting schedules (n_steps)")
     p.set_defaults(run=_run)
 

@@ -55,11 +55,11 @@ class RobustnessResult:
     @property
     def clean_accuracy(self) -> float:
         """Fraction of images classified correctly without attack."""
-        return float(self.clean_correct.float().mean())
+        return float(self.clean_correct.double().mean())
 
     def robust_accuracy(self) -> dict[float, float]:
         """Bound -> fraction of images still correct under every attack within it."""
-        return {b: float((self.broken_at > b).float().mean()) for b in self.bounds}
+        return {b: float((self.broken_at > b).double().mean()) for b in self.bounds}
 
     def success_rates(self) -> dict[str, dict[float, float]]:
         """Attack -> bound -> fraction of clean-correct images that attack fooled."""

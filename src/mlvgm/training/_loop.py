@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 import mlvgm
 from mlvgm.checkpoint import atomic_write_text, load_state, save_state
-from mlvgm.errors import CheckpointError
+from mlvgm.errors import CheckpointError, ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +29,36 @@ def config_fingerprint(resolved: dict[str, Any]) -> str:
     """A hash of a resolved config, output folder left out, to refuse resuming another run."""
     kept = {k: v for k, v in resolved.items() if k != "out"}
     return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def steps_per_epoch(n_images: int, batch_size: int) -> int:
+    """Full batches per epoch.
+
+    Raises:
+        ConfigError: if the train split is smaller than one batch.
+    """
+    if n_images < batch_size:
+        raise ConfigError(
+            f"batch_size {batch_size} is larger than the train split ({n_images} images); "
+            "lower batch_size or enlarge data.split"
+        )
+    return n_images // batch_size
+
+
+def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """Dotted names of the keys whose values differ, for a refusal message."""
+
+    def walk(a: dict[str, Any], b: dict[str, Any], prefix: str) -> list[str]:
+        keys = []
+        for k in sorted(set(a) | set(b)):
+            va, vb = a.get(k), b.get(k)
+            if isinstance(va, dict) and isinstance(vb, dict):
+                keys += walk(va, vb, f"{prefix}{k}.")
+            elif va != vb and f"{prefix}{k}" != "out":
+                keys.append(f"{prefix}{k}")
+        return keys
+
+    return ", ".join(walk(old, new, "")) or "unknown"
 
 
 def git_commit() -> str | None:
@@ -87,7 +117,7 @@ def run_epochs(
     end_of_epoch: Callable[[int], dict[str, float]],
     out_dir: Path,
     desc: str,
-    fingerprint: str,
+    resolved: dict[str, Any],
     seed: int = 0,
     progress: bool = True,
 ) -> list[dict[str, Any]]:
@@ -104,7 +134,8 @@ def run_epochs(
         end_of_epoch: ``end_of_epoch(epoch) -> metrics`` (e.g. validation).
         out_dir: where ``state.pt`` and ``metrics.jsonl`` live.
         desc: progress-bar label.
-        fingerprint: identifies the run's config; resuming a different config is refused.
+        resolved: the run's resolved config (saved to ``config.json``); resuming a
+            folder whose state was made with another config is refused.
         seed: the global torch seed of epoch ``e`` is derived from ``(seed, e)``, so a
             resumed run draws the same noise as an uninterrupted one.
         progress: show a progress bar.
@@ -120,11 +151,13 @@ def run_epochs(
     metrics_path = out_dir / METRICS_FILE
     history: list[dict[str, Any]] = []
     start_epoch = 0
+    fingerprint = config_fingerprint(resolved)
     if state_path.exists():
         state = load_state(state_path)
         if state.get("fingerprint") != fingerprint:
+            changed = _changed_keys(json.loads(state.get("config", "{}")), resolved)
             raise CheckpointError(
-                f"{out_dir} holds a run with a different config; "
+                f"{out_dir} holds a run with a different config (changed: {changed}); "
                 "choose another output folder or delete it to start over"
             )
         model.load_state_dict(state["model"])
@@ -136,6 +169,7 @@ def run_epochs(
         if progress:
             tqdm.write(f"resuming {desc} from epoch {start_epoch} of {epochs}")
 
+    write_run_info(out_dir, resolved)
     for epoch in range(start_epoch, epochs):
         torch.manual_seed(seed * 100_003 + epoch)
         model.train()
@@ -161,11 +195,9 @@ def run_epochs(
         record.update({f"train_{k}": v / max(count, 1) for k, v in totals.items()})
         record.update(end_of_epoch(epoch))
         history.append(record)
-        if progress:
-            shown = ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "epoch")
-            tqdm.write(f"{desc} epoch {epoch + 1}/{epochs}: {shown}")
 
-        # The state and the metrics file are written after every epoch, atomically.
+        # The state and the metrics file are written after every epoch, atomically,
+        # before the epoch is announced.
         save_state(
             state_path,
             {
@@ -174,9 +206,13 @@ def run_epochs(
                 "scheduler": scheduler.state_dict(),
                 "epoch": epoch + 1,
                 "fingerprint": fingerprint,
+                "config": json.dumps(resolved),
                 "history": [json.dumps(h) for h in history],
             },
         )
         atomic_write_text(metrics_path, "".join(json.dumps(h) + "\n" for h in history))
+        if progress:
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "epoch")
+            tqdm.write(f"{desc} epoch {epoch + 1}/{epochs}: {shown}")
     model.eval()
     return history

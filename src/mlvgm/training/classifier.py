@@ -18,10 +18,9 @@ from mlvgm.data import DataConfig, load_splits
 from mlvgm.errors import CheckpointError, ConfigError
 from mlvgm.models.classifier import ClassifierConfig, ResNetClassifier
 from mlvgm.training._loop import (
-    config_fingerprint,
     run_epochs,
     shuffled_batches,
-    write_run_info,
+    steps_per_epoch,
 )
 from mlvgm.training.trades import check_trades_options, trades_loss
 
@@ -123,8 +122,8 @@ def train_classifier(cfg: TrainClassifierConfig, progress: bool = True) -> ResNe
     model = _initial_model(cfg.init, model_cfg)
     train = splits.train
     val = splits.val if len(splits.val) else splits.train
-    steps_per_epoch = len(train) // cfg.batch_size
-    total = steps_per_epoch * cfg.epochs
+    steps = steps_per_epoch(len(train), cfg.batch_size)
+    total = steps * cfg.epochs
     optimizer = torch.optim.SGD(
         model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay
     )
@@ -158,7 +157,6 @@ def train_classifier(cfg: TrainClassifierConfig, progress: bool = True) -> ResNe
     def end_of_epoch(epoch: int) -> dict[str, float]:
         return {"val_accuracy": accuracy(model, val.images, val.labels)}
 
-    write_run_info(out, to_dict(cfg))
     run_epochs(
         model=model,
         optimizer=optimizer,
@@ -166,11 +164,11 @@ def train_classifier(cfg: TrainClassifierConfig, progress: bool = True) -> ResNe
         epochs=cfg.epochs,
         step=step,
         batches=lambda e: shuffled_batches(len(train), cfg.batch_size, cfg.seed, e),
-        steps_per_epoch=steps_per_epoch,
+        steps_per_epoch=steps,
         end_of_epoch=end_of_epoch,
         out_dir=out,
         desc="train-classifier",
-        fingerprint=config_fingerprint({**to_dict(cfg), "init_sha256": _sha256(cfg.init)}),
+        resolved={**to_dict(cfg), "init_sha256": _sha256(cfg.init)},
         seed=cfg.seed,
         progress=progress,
     )

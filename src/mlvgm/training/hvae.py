@@ -30,10 +30,9 @@ from mlvgm.data import DataConfig, load_splits
 from mlvgm.errors import ConfigError
 from mlvgm.models.hvae import HierarchicalVAE, HVAEConfig
 from mlvgm.training._loop import (
-    config_fingerprint,
     run_epochs,
     shuffled_batches,
-    write_run_info,
+    steps_per_epoch,
 )
 
 
@@ -160,8 +159,8 @@ def train_mlvgm(cfg: TrainMLVGMConfig, progress: bool = True) -> HierarchicalVAE
     model = HierarchicalVAE(model_cfg)
     train_x = splits.train.images
     val_x = splits.val.images if len(splits.val) else train_x[:500]
-    steps_per_epoch = len(train_x) // cfg.batch_size
-    total = steps_per_epoch * cfg.epochs
+    steps = steps_per_epoch(len(train_x), cfg.batch_size)
+    total = steps * cfg.epochs
     warmup = max(1, int(cfg.kl_warmup * total))
     dims = torch.tensor([math.prod(s) for s in model.latent_shapes()], dtype=torch.float32)
     optimizer = torch.optim.Adamax(model.parameters(), lr=cfg.lr)
@@ -196,7 +195,6 @@ def train_mlvgm(cfg: TrainMLVGMConfig, progress: bool = True) -> HierarchicalVAE
         record.update({f"val_kl_{i}": v for i, v in enumerate(ev["kl"])})
         return record
 
-    write_run_info(out, to_dict(cfg))
     run_epochs(
         model=model,
         optimizer=optimizer,
@@ -204,11 +202,11 @@ def train_mlvgm(cfg: TrainMLVGMConfig, progress: bool = True) -> HierarchicalVAE
         epochs=cfg.epochs,
         step=step,
         batches=lambda e: shuffled_batches(len(train_x), cfg.batch_size, cfg.seed, e),
-        steps_per_epoch=steps_per_epoch,
+        steps_per_epoch=steps,
         end_of_epoch=end_of_epoch,
         out_dir=out,
         desc="train-mlvgm",
-        fingerprint=config_fingerprint(to_dict(cfg)),
+        resolved=to_dict(cfg),
         seed=cfg.seed,
         progress=progress,
     )

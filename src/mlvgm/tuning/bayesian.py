@@ -17,13 +17,18 @@ import math
 import warnings
 
 import torch
-from botorch.acquisition import LogExpectedImprovement
-from botorch.exceptions import InputDataWarning, ModelFittingError
-from botorch.fit import fit_gpytorch_mll
-from botorch.models import SingleTaskGP
-from botorch.models.transforms.outcome import Standardize
-from botorch.optim import optimize_acqf
-from gpytorch.mlls import ExactMarginalLogLikelihood
+
+# linear_operator (under gpytorch) calls the deprecated torch.jit.script at import;
+# the warning says nothing about mlvgm and would land on every CLI run's stderr.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
+    from botorch.acquisition import LogExpectedImprovement
+    from botorch.exceptions import InputDataWarning, ModelFittingError
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms.outcome import Standardize
+    from botorch.optim import optimize_acqf
+    from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from mlvgm.defenses import AlphaSchedule
 from mlvgm.errors import InputError
