@@ -16,6 +16,7 @@ import torch
 
 from mlvgm.attacks._projection import clip_l2_box
 from mlvgm.attacks.base import Attack, AttackResult, Model, check_logits
+from mlvgm.errors import ConfigError
 
 
 class Smallest:
@@ -66,8 +67,7 @@ class MinimalNormAttack(Attack):
 
     eps: float | None
 
-    @staticmethod
-    def _clean_pass(model: Model, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def _clean_pass(self, model: Model, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Check the model's logits on the clean images.
 
         Args:
@@ -80,9 +80,13 @@ class MinimalNormAttack(Attack):
 
         Raises:
             InputError: if they are not (B, K) logits with K above every label.
+            ConfigError: if the model has fewer than 2 classes.
         """
         logits = model(x)
         check_logits(logits, y)
+        if logits.shape[1] < 2:
+            name = type(self).__name__
+            raise ConfigError(f"{name} needs at least 2 classes, the model has {logits.shape[1]}")
         return logits
 
     def _finish(

@@ -112,8 +112,6 @@ class CarliniWagnerL2(MinimalNormAttack):
     def _run(self, model: Model, x: torch.Tensor, y: torch.Tensor) -> AttackResult:
         """Run the binary search on c; see :meth:`Attack.__call__`."""
         logits = self._clean_pass(model, x, y)
-        if logits.shape[1] < 2:
-            raise ConfigError(f"C&W needs at least 2 classes, the model has {logits.shape[1]}")
         x_0 = x.flatten(1)  # (B, N)
         smallest = Smallest(x_0, fooled=logits.argmax(dim=1) != y)
         index = (~smallest.found).nonzero().squeeze(1)  # (A,)

@@ -36,7 +36,6 @@ from mlvgm.attacks._boundaries import TINY, linearise, other_classes
 from mlvgm.attacks._minimal import MinimalNormAttack, Smallest
 from mlvgm.attacks._options import check_count, check_number, check_optional_eps
 from mlvgm.attacks.base import AttackResult, Model
-from mlvgm.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +92,6 @@ class DeepFool(MinimalNormAttack):
         """Run DeepFool on the batch; see :meth:`Attack.__call__`."""
         logits = self._clean_pass(model, x, y)
         n_classes = logits.shape[1]
-        if n_classes < 2:
-            raise ConfigError(f"DeepFool needs at least 2 classes, the model has {n_classes}")
         n_candidates = n_classes - 1
         if self.n_candidates is not None:
             n_candidates = min(self.n_candidates, n_classes - 1)

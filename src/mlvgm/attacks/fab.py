@@ -117,8 +117,6 @@ class FAB(MinimalNormAttack):
         """Run the restarts; see :meth:`Attack.__call__`."""
         logits = self._clean_pass(model, x, y)
         n_classes = logits.shape[1]
-        if n_classes < 2:
-            raise ConfigError(f"FAB needs at least 2 classes, the model has {n_classes}")
         x_0 = x.flatten(1)  # (B, N)
         smallest = Smallest(x_0, fooled=logits.argmax(dim=1) != y)
         index = (~smallest.found).nonzero().squeeze(1)  # (A,)
