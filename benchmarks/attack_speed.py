@@ -18,8 +18,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from mlvgm.attacks import APGD
-from mlvgm.checkpoint import load_model
-from mlvgm.cli.quickstart import shipped_weights
+from mlvgm.checkpoint import load_classifier
 from mlvgm.data import DataConfig, load_splits
 
 
@@ -60,7 +59,7 @@ def main() -> None:
     parser.add_argument("--eps", type=float, default=1.0)
     args = parser.parse_args()
 
-    model = load_model(shipped_weights("classifier"), expect="resnet")
+    model = load_classifier()
     test = load_splits(DataConfig()).test
     x, y = test.images[: args.images], test.labels[: args.images]
     n, iters = len(x), args.iterations

@@ -20,7 +20,7 @@ from torch import nn
 
 from mlvgm import distributed
 from mlvgm.attacks import PRESETS, make_preset_attacks
-from mlvgm.checkpoint import atomic_write_text, load_model
+from mlvgm.checkpoint import atomic_write_text, load_classifier, load_mlvgm
 from mlvgm.cli._options import add_config_options, resolve_config
 from mlvgm.config import to_dict
 from mlvgm.data import DataConfig, load_splits
@@ -120,15 +120,8 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def _load(cfg: EvaluateConfig) -> tuple[nn.Module, MLVGM | None]:
-    from mlvgm.cli.quickstart import shipped_weights
-
-    classifier = load_model(cfg.classifier or shipped_weights("classifier"), expect="resnet")
-    generator = None
-    if cfg.defense.needs_mlvgm:
-        loaded = load_model(cfg.mlvgm or shipped_weights("hvae"), expect="hvae")
-        assert isinstance(loaded, MLVGM)
-        generator = loaded
-    return classifier, generator
+    generator = load_mlvgm(cfg.mlvgm) if cfg.defense.needs_mlvgm else None
+    return load_classifier(cfg.classifier), generator
 
 
 def _check_folder(out: Path, fingerprint: str) -> None:

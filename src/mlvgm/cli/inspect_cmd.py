@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from mlvgm.checkpoint import atomic_write_text, load_model
+from mlvgm.checkpoint import atomic_write_text, load_classifier, load_mlvgm
 from mlvgm.cli._options import add_config_options, resolve_config
 from mlvgm.config import to_dict
 from mlvgm.data import DataConfig, load_splits
@@ -78,11 +78,9 @@ def _run(args: argparse.Namespace) -> None:
 
 def run_inspect(cfg: InspectConfig) -> dict[str, Any]:
     """Compute and write ``inspect.json`` and ``resamples.png``; returns the report."""
-    from mlvgm.cli.quickstart import shipped_weights
-
     out = Path(cfg.out)
-    vae = load_model(cfg.mlvgm or shipped_weights("hvae"), expect="hvae")
-    clf = load_model(cfg.classifier or shipped_weights("classifier"), expect="resnet")
+    vae = load_mlvgm(cfg.mlvgm)
+    clf = load_classifier(cfg.classifier)
     assert isinstance(vae, HierarchicalVAE)
     split = load_splits(cfg.data).val
     x, y = split.images, split.labels

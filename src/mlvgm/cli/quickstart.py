@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from torch import nn
 from tqdm import tqdm
 
 from mlvgm.attacks import make_attack
-from mlvgm.checkpoint import load_model
+from mlvgm.checkpoint import load_classifier, load_mlvgm
 from mlvgm.cli._options import add_config_options, resolve_config
 from mlvgm.config import to_dict
 from mlvgm.data import DataConfig, load_splits
@@ -94,11 +93,6 @@ class QuickstartConfig:
             AlphaSchedule("explicit", self.attenuation, alphas=alphas)  # checks the values
 
 
-def shipped_weights(name: str) -> Path:
-    """Path of a checkpoint shipped inside the package (``classifier``, ``hvae``)."""
-    return Path(str(resources.files("mlvgm") / "weights" / f"{name}.safetensors"))
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``quickstart`` sub-command."""
     p = sub.add_parser(
@@ -129,10 +123,7 @@ def _load_models(cfg: QuickstartConfig, out: Path) -> tuple[nn.Module, MLVGM]:
         clf = train_classifier(TrainClassifierConfig(data=cfg.data, out=str(out / "classifier")))
         vae = train_mlvgm(TrainMLVGMConfig(data=cfg.data, out=str(out / "mlvgm")))
         return clf, vae
-    loaded = load_model(cfg.classifier or shipped_weights("classifier"), expect="resnet")
-    generator = load_model(cfg.mlvgm or shipped_weights("hvae"), expect="hvae")
-    assert isinstance(generator, MLVGM)
-    return loaded, generator
+    return load_classifier(cfg.classifier), load_mlvgm(cfg.mlvgm)
 
 
 def build_defenses(

@@ -27,13 +27,12 @@ import torch
 import yaml
 from torch import nn
 
-from mlvgm.checkpoint import atomic_write_text, load_model
+from mlvgm.checkpoint import atomic_write_text, load_classifier, load_mlvgm, shipped_weights
 from mlvgm.cli._options import add_config_options, resolve_config
-from mlvgm.cli.quickstart import shipped_weights
 from mlvgm.config import to_dict
 from mlvgm.data import DataConfig, load_splits
 from mlvgm.defenses import DefenseConfig
-from mlvgm.errors import CheckpointError, ConfigError
+from mlvgm.errors import ConfigError
 from mlvgm.evaluation.robustness import predict
 from mlvgm.models.base import MLVGM
 from mlvgm.training._loop import config_fingerprint, run_info
@@ -144,10 +143,8 @@ def tune_alphas(cfg: TuneAlphasConfig, progress: bool = True) -> dict[str, Any]:
     out = Path(cfg.out)
     clf_path = Path(cfg.classifier or shipped_weights("classifier")).resolve()
     vae_path = Path(cfg.mlvgm or shipped_weights("hvae")).resolve()
-    classifier = load_model(clf_path, expect="resnet")
-    vae = load_model(vae_path, expect="hvae")
-    if not isinstance(vae, MLVGM):
-        raise CheckpointError(f"{vae_path} does not hold an MLVGM")
+    classifier = load_classifier(clf_path)
+    vae = load_mlvgm(vae_path)
 
     settings = {k: v for k, v in to_dict(cfg).items() if k not in _RESUMABLE}
     settings.update(classifier_sha256=_sha256(clf_path), mlvgm_sha256=_sha256(vae_path))
