@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from mlvgm import __version__
 from mlvgm.cli import evaluate, inspect_cmd, quickstart, table, train, tune
+from mlvgm.cli import views as views_cmd
 from mlvgm.errors import MlvgmError
 
 
@@ -18,8 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlvgm",
         description=(
-            "Multiple Latent Variable Generative Models: adversarial purification "
-            "and its evaluation."
+            "Multiple Latent Variable Generative Models: adversarial purification, "
+            "its evaluation, latent analysis and generated views for self-supervised learning."
         ),
     )
     parser.add_argument("--version", action="version", version=f"mlvgm {__version__}")
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.register(sub)
     evaluate.register(sub)
     table.register(sub)
+    views_cmd.register(sub)
     return parser
 
 

@@ -10,6 +10,13 @@ and decodes the result. :meth:`MLVGM.purify` implements that mix from
 :meth:`encode`, :meth:`sample_prior` and :meth:`decode`; a hierarchical model
 whose posterior and prior of level ``i`` depend on the levels above overrides it
 to take the mix inside its top-down pass.
+
+Positive views (paper B) work in the prior's standard-normal coordinates: a
+model maps noise ``eps_i ~ N(0, I)``, one tensor per latent, to an image with
+:meth:`MLVGM.generate`. For a model whose prior is N(0, I) that is
+:meth:`decode`; a hierarchical model reparameterises ``z_i = mu_i(z_<i) +
+sigma_i(z_<i) * eps_i`` on the way down, so that perturbing ``eps_i`` touches
+latent ``i`` alone.
 """
 
 from __future__ import annotations
@@ -39,6 +46,10 @@ class MLVGM(nn.Module, abc.ABC):
     @abc.abstractmethod
     def n_latents(self) -> int:
         """L, the number of latent variables (groups), index 0 the coarsest."""
+
+    @abc.abstractmethod
+    def latent_shapes(self) -> list[tuple[int, ...]]:
+        """The per-image shape of every latent, coarse to fine (without the batch axis)."""
 
     @abc.abstractmethod
     def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -82,6 +93,62 @@ class MLVGM(nn.Module, abc.ABC):
         Returns:
             ``[z_0 .. z_{L-1}]``.
         """
+
+    def sample_noise(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> list[torch.Tensor]:
+        """Standard-normal noise ``[eps_0 .. eps_{L-1}]`` in the shapes of :meth:`latent_shapes`.
+
+        Args:
+            n: batch size.
+            generator: optional random generator for reproducible draws.
+            device: where to draw (default: the model's device).
+        """
+        if device is None:
+            device = next(self.parameters()).device
+        return [
+            torch.randn((n, *shape), generator=generator, device=device)
+            for shape in self.latent_shapes()
+        ]
+
+    def generate(self, noise: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Images from the prior's standard-normal coordinates, one tensor per latent.
+
+        The default decodes ``noise`` directly, which is right for a model whose prior
+        is N(0, I); hierarchical models override it.
+
+        Args:
+            noise: ``[eps_0 .. eps_{L-1}]`` with the shapes of :meth:`latent_shapes`.
+
+        Returns:
+            (B, C, H, W) in [0, 1]; differentiable with respect to ``noise``.
+        """
+        self.check_noise(noise)
+        return self.decode(noise)
+
+    def check_noise(self, noise: Sequence[torch.Tensor]) -> None:
+        """Check a full latent (or noise) stack against :meth:`latent_shapes`.
+
+        Raises:
+            InputError: on the wrong number of tensors, shapes or batch sizes.
+        """
+        shapes = self.latent_shapes()
+        if len(noise) != len(shapes):
+            raise InputError(f"expected {len(shapes)} latents, got {len(noise)}")
+        for i, z in enumerate(noise):
+            if not isinstance(z, torch.Tensor) or tuple(z.shape[1:]) != tuple(shapes[i]):
+                got = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+                raise InputError(
+                    f"latent {i} must have shape (B, {', '.join(map(str, shapes[i]))}), got {got}"
+                )
+            if z.shape[0] != noise[0].shape[0]:
+                raise InputError(
+                    f"all latents must have the same batch size; latent 0 has "
+                    f"{noise[0].shape[0]}, latent {i} has {z.shape[0]}"
+                )
 
     def purify(
         self,

@@ -173,7 +173,7 @@ class HierarchicalVAE(MLVGM):
         """L, the number of latent groups."""
         return len(self.config.groups)
 
-    def latent_shapes(self) -> list[tuple[int, int, int]]:
+    def latent_shapes(self) -> list[tuple[int, ...]]:
         """(C, H, W) of every latent group, coarse to fine."""
         return [(zc, res, res) for res, zc in self.config.groups]
 
@@ -289,6 +289,21 @@ class HierarchicalVAE(MLVGM):
 
         self._top_down(n, pick)
         return drawn
+
+    def generate(self, noise: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Images from standard-normal noise: ``z_i = mu_i(z_<i) + sigma_i(z_<i) * eps_i``.
+
+        Args:
+            noise: ``[eps_0 .. eps_{L-1}]`` with the shapes of :meth:`latent_shapes`.
+
+        Returns:
+            (B, C, H, W) in [0, 1]; differentiable with respect to ``noise``.
+        """
+        self.check_noise(noise)
+        logits = self._top_down(
+            noise[0].shape[0], lambda i, h, mu_p, ls_p: mu_p + ls_p.exp() * noise[i]
+        )
+        return torch.sigmoid(logits)
 
     def sample(
         self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None
