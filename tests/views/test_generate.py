@@ -127,3 +127,14 @@ def test_specs_that_do_not_fit_the_model(tiny_hvae):
         ViewGenerator(tiny_hvae, perturbation=PerturbationConfig(grouping=[[9]]))
     with pytest.raises(ConfigError, match=r"anchor\.std must be a non-negative"):
         AnchorConfig(std=-1.0)
+
+
+def test_bfloat16_generation_is_close_to_float32(tiny_hvae):
+    exact = ViewGenerator(tiny_hvae)
+    fast = ViewGenerator(tiny_hvae, precision="bfloat16")
+    a32, p32 = exact.pairs(4, torch.Generator().manual_seed(0))
+    a16, p16 = fast.pairs(4, torch.Generator().manual_seed(0))
+    assert a16.dtype == torch.float32
+    assert (a16 - a32).abs().mean() < 0.01 and (p16 - p32).abs().mean() < 0.01
+    with pytest.raises(ConfigError, match="unknown precision 'half'"):
+        ViewGenerator(tiny_hvae, precision="half")
