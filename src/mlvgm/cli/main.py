@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Sequence
 
 from mlvgm import __version__
-from mlvgm.cli import evaluate, inspect_cmd, quickstart, table, train, tune
+from mlvgm.cli import analyze, evaluate, inspect_cmd, quickstart, ssl, table, train, tune
 from mlvgm.cli import views as views_cmd
 from mlvgm.errors import MlvgmError
 
@@ -32,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     tune.register(sub)
     evaluate.register(sub)
     table.register(sub)
+    ssl.register(sub)
     views_cmd.register(sub)
+    analyze.register(sub)
     return parser
 
 

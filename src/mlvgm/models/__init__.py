@@ -14,10 +14,16 @@ from torch import nn
 from mlvgm.models.base import MLVGM
 from mlvgm.models.classifier import ClassifierConfig, ResNetClassifier
 from mlvgm.models.hvae import HierarchicalVAE, HVAEConfig
+from mlvgm.ssl.models import BYOL, SimCLR, SimSiam, SSLModelConfig
+from mlvgm.views.walkers import WalkerSet, WalkerSetConfig
 
 ARCHITECTURES: dict[str, tuple[type[nn.Module], type[Any]]] = {
     "hvae": (HierarchicalVAE, HVAEConfig),
     "resnet": (ResNetClassifier, ClassifierConfig),
+    "simclr": (SimCLR, SSLModelConfig),
+    "simsiam": (SimSiam, SSLModelConfig),
+    "byol": (BYOL, SSLModelConfig),
+    "walkers": (WalkerSet, WalkerSetConfig),
 }
 
 

@@ -51,33 +51,63 @@ class _BasicBlock(nn.Module):
         return torch.relu(self.bn2(self.conv2(h)) + self.shortcut(x))
 
 
-class ResNetClassifier(nn.Module):
-    """Stem, one residual block per stage, global average pooling, linear head.
+class ResNetEncoder(nn.Module):
+    """Stem, one residual block per stage, global average pooling: the features of a ResNet.
+
+    The backbone of :class:`ResNetClassifier` and of the self-supervised models in
+    :mod:`mlvgm.ssl.models`.
+
+    Args:
+        in_channels: image channels C.
+        widths: channels of the stages; each stage halves the resolution.
+
+    Raises:
+        ConfigError: if ``widths`` is empty or holds a non-positive count.
+    """
+
+    def __init__(self, in_channels: int, widths: list[int]) -> None:
+        super().__init__()
+        if not widths or any(w < 1 for w in widths):
+            raise ConfigError(f"widths must be positive channel counts, got {widths}")
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False),
+            nn.BatchNorm2d(widths[0]),
+            nn.ReLU(),
+        )
+        blocks = []
+        c = widths[0]
+        for w in widths:
+            blocks.append(_BasicBlock(c, w, stride=2))
+            c = w
+        self.blocks = nn.Sequential(*blocks)
+        #: D, the feature dimension
+        self.out_dim = c
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Args: x: (B, C, H, W) in [0, 1]. Returns: (B, D) pooled features."""
+        h = self.blocks(self.stem(2 * x - 1))  # (B, D, H / 2^S, W / 2^S)
+        return h.mean(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Args: x: (B, C, H, W) in [0, 1]. Returns: (B, D) pooled features."""
+        return self.features(x)
+
+
+class ResNetClassifier(ResNetEncoder):
+    """A :class:`ResNetEncoder` with a linear head.
 
     Args:
         config: the architecture.
     """
 
     def __init__(self, config: ClassifierConfig | None = None) -> None:
-        super().__init__()
-        self.config = config or ClassifierConfig()
-        cfg = self.config
+        cfg = config or ClassifierConfig()
+        super().__init__(cfg.in_channels, cfg.widths)
+        self.config = cfg
         self.in_channels = cfg.in_channels
         self.image_size = cfg.image_size
-        self.stem = nn.Sequential(
-            nn.Conv2d(cfg.in_channels, cfg.widths[0], 3, padding=1, bias=False),
-            nn.BatchNorm2d(cfg.widths[0]),
-            nn.ReLU(),
-        )
-        blocks = []
-        c = cfg.widths[0]
-        for w in cfg.widths:
-            blocks.append(_BasicBlock(c, w, stride=2))
-            c = w
-        self.blocks = nn.Sequential(*blocks)
-        self.fc = nn.Linear(c, cfg.n_classes)
+        self.fc = nn.Linear(self.out_dim, cfg.n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Args: x: (B, C, H, W) in [0, 1]. Returns: (B, n_classes) logits."""
-        h = self.blocks(self.stem(2 * x - 1))
-        return self.fc(h.mean(dim=(2, 3)))
+        return self.fc(self.features(x))

@@ -9,7 +9,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 
 STATE_FILE = "state.pt"
 METRICS_FILE = "metrics.jsonl"
+
+#: what one training step consumes: an index batch, a pair of views, ...
+BatchT = TypeVar("BatchT")
 
 
 def config_fingerprint(resolved: dict[str, Any]) -> str:
@@ -111,8 +114,8 @@ def run_epochs(
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     epochs: int,
-    step: Callable[[int, torch.Tensor], dict[str, float]],
-    batches: Callable[[int], Iterator[torch.Tensor]],
+    step: Callable[[int, BatchT], dict[str, float]],
+    batches: Callable[[int], Iterator[BatchT]],
     steps_per_epoch: int,
     end_of_epoch: Callable[[int], dict[str, float]],
     out_dir: Path,
@@ -128,8 +131,9 @@ def run_epochs(
         optimizer: its optimizer.
         scheduler: a per-step learning-rate scheduler.
         epochs: total number of epochs.
-        step: ``step(global_step, index_batch) -> metrics`` does one update.
-        batches: ``batches(epoch)`` yields the index batches of an epoch.
+        step: ``step(global_step, batch) -> metrics`` does one update.
+        batches: ``batches(epoch)`` yields the batches of an epoch (index tensors,
+            pairs of views: whatever ``step`` takes).
         steps_per_epoch: number of batches per epoch (for the progress bar).
         end_of_epoch: ``end_of_epoch(epoch) -> metrics`` (e.g. validation).
         out_dir: where ``state.pt`` and ``metrics.jsonl`` live.
@@ -182,8 +186,8 @@ def run_epochs(
             disable=not progress,
             leave=False,
         )
-        for i, idx in enumerate(bar):
-            metrics = step(epoch * steps_per_epoch + i, idx)
+        for i, batch in enumerate(bar):
+            metrics = step(epoch * steps_per_epoch + i, batch)
             scheduler.step()
             for k, v in metrics.items():
                 totals[k] = totals.get(k, 0.0) + v

@@ -241,7 +241,10 @@ class ViewGenerator:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``n`` anchor images and one positive each: two (n, C, H, W) tensors in [0, 1]."""
         eps = self.anchors(n, generator)
-        return self.images(eps), self.images(self.perturb(eps, generator))
+        anchors = self.images(eps)
+        if self.perturbation.kind == "none":  # the positive is the anchor: decode once
+            return anchors, anchors.clone()
+        return anchors, self.images(self.perturb(eps, generator))
 
     @torch.no_grad()
     def views(
