@@ -62,3 +62,16 @@ def test_yaml_errors_are_config_errors(tmp_path):
     listy.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_yaml(listy)
+
+
+def test_exponent_without_a_dot_is_a_float_despite_yaml_1_1():
+    # PyYAML reads 3e-3 as the string "3e-3"
+    got = parse_overrides(["inner.rate=3e-3"])
+    assert got == {"inner": {"rate": "3e-3"}}
+    assert from_mapping(Outer, got).inner.rate == pytest.approx(0.003)
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "1e", "fast"])
+def test_other_strings_stay_errors_for_float_options(text):
+    with pytest.raises(ConfigError, match="must be a number"):
+        from_mapping(Outer, {"inner": {"rate": text}})

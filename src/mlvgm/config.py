@@ -9,6 +9,7 @@ silently.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,9 @@ import yaml
 from mlvgm.errors import ConfigError
 
 T = TypeVar("T")
+
+# a number in exponent notation, which YAML 1.1 leaves a string unless it has a dot
+_EXPONENT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -147,6 +151,8 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         items = [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
     if hint is float:
+        if isinstance(value, str) and _EXPONENT.fullmatch(value.strip()):
+            value = float(value)  # YAML 1.1 reads exponents without a dot (3e-3) as strings
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where} must be a number, got {value!r}")
         return float(value)

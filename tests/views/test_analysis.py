@@ -9,8 +9,11 @@ import pytest
 import torch
 
 from mlvgm.checkpoint import load_model, save_model
+from mlvgm.config import from_mapping, load_yaml
 from mlvgm.errors import CheckpointError, ConfigError
+from mlvgm.training.ssl import TrainSSLConfig
 from mlvgm.views.analysis import AnalyzeLatentsConfig, Critic, analyze_latents
+from mlvgm.views.generate import ViewGenerator
 from mlvgm.views.walkers import WalkerSet
 
 RECORD_KEYS = {
@@ -92,6 +95,21 @@ def test_analysis_writes_the_documented_files(tmp_path, vae_path, tiny_hvae):
     walkers = load_model(out / "walkers.safetensors", expect="walkers")
     assert isinstance(walkers, WalkerSet) and walkers.config.grouping == [[0], [1, 2]]
     walkers.check_compatible(tiny_hvae)
+
+    # the suggested views: the variables at or above half of log K, as train-ssl configs
+    half = 0.5 * report["log_k"]
+    chosen = [v for v, mi in enumerate(mis) if mi >= half]
+    assert report["suggested_views"]["variables"] == chosen
+    random_cfg = from_mapping(TrainSSLConfig, load_yaml(out / "views.yaml"))
+    assert random_cfg.source.kind == "generated" and random_cfg.mlvgm == str(vae_path)
+    assert random_cfg.source.perturbation.kind == "gaussian"
+    assert random_cfg.source.perturbation.variables == chosen
+    assert random_cfg.source.perturbation.grouping == [[0], [1, 2]]
+    learned = from_mapping(TrainSSLConfig, load_yaml(out / "walker_views.yaml"))
+    assert learned.source.perturbation.kind == "walkers"
+    assert learned.source.perturbation.walkers == str(out / "walkers.safetensors")
+    generator = ViewGenerator(tiny_hvae, perturbation=learned.source.perturbation)
+    assert generator.grouping == [[0], [1, 2]] and generator.variables == chosen
 
 
 def _stop_at(variable: int, step: int):

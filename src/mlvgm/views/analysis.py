@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
+import yaml
 from torch import Tensor, nn
 from tqdm import tqdm
 
@@ -631,11 +632,56 @@ def _write_outputs(
         "identity": problem.identity,
         "run": run_info(to_dict(cfg)),
     }
+    report["suggested_views"] = _suggest_views(report)
     save_model(out / "walkers.safetensors", walker_set.cpu())
+    _write_view_configs(out, report, cfg.mlvgm)
     _save_bars(out / "latents.png", report)
     _save_grid(out / "latents_grid.png", problem, walker_set.to(problem.device), records)
     atomic_write_text(out / "latents.json", json.dumps(report, indent=2) + "\n")
     return report
+
+
+#: a variable whose MI lower bound is at least this share of log K is under-used
+UNDER_USED_SHARE = 0.5
+#: the std (standard-normal units) of the suggested random perturbation of under-used ones
+SUGGESTED_STD = 1.0
+
+
+def _suggest_views(report: dict[str, Any]) -> dict[str, Any]:
+    """Which variables positive views should move: the under-used ones, by MI."""
+    threshold = UNDER_USED_SHARE * report["log_k"]
+    chosen = [r["variable"] for r in report["variables"] if r["mi_lower_bound"] >= threshold]
+    return {
+        "variables": chosen,
+        "rule": (
+            f"perturb the variables whose MI lower bound is at least {UNDER_USED_SHARE:g} "
+            f"log K ({threshold:.2f} nats): perturbing them leaves the image's identity; "
+            f"random views move them by a truncated normal of std {SUGGESTED_STD:g}, "
+            "learned views by their walkers"
+        ),
+    }
+
+
+def _write_view_configs(out: Path, report: dict[str, Any], mlvgm: str) -> None:
+    """``views.yaml`` and ``walker_views.yaml``: ``mlvgm train-ssl`` configs of the suggestion.
+
+    Both perturb the suggested variables, at random (``views.yaml``) or by the trained
+    walkers (``walker_views.yaml``); pass one as ``--config`` to ``mlvgm train-ssl``.
+    """
+    chosen = report["suggested_views"]["variables"]
+    grouping = report["grouping"]
+    random_views = {
+        "kind": "gaussian",
+        "grouping": grouping,
+        "variables": chosen,
+        "std": SUGGESTED_STD,
+    }
+    learned = {"kind": "walkers", "variables": chosen, "walkers": str(out / "walkers.safetensors")}
+    head = "# written by mlvgm analyze-latents: " + report["suggested_views"]["rule"] + "\n"
+    for name, perturbation in (("views.yaml", random_views), ("walker_views.yaml", learned)):
+        body = {"mlvgm": mlvgm, "source": {"kind": "generated", "perturbation": perturbation}}
+        text = head + yaml.safe_dump(body, sort_keys=False, default_flow_style=None)
+        atomic_write_text(out / name, text)
 
 
 def _save_bars(path: Path, report: dict[str, Any]) -> None:
