@@ -40,7 +40,9 @@ def _run(args: argparse.Namespace) -> None:
         "+".join(map(str, report["variables"][v]["latents"])) for v in report["ordering"]
     )
     print(f"most to least critical: {order}")
+    chosen = ", ".join(map(str, report["suggested_views"]["variables"])) or "none"
+    print(f"suggested views perturb variables: {chosen} (train-ssl --config {cfg.out}/views.yaml)")
     print(
-        f"wrote {cfg.out}/latents.json, latents.png, latents_grid.png and walkers.safetensors "
-        f"in {report['timings']['total_seconds']:.0f} s"
+        f"wrote {cfg.out}/latents.json, latents.png, latents_grid.png, walkers.safetensors, "
+        f"views.yaml and walker_views.yaml in {report['timings']['total_seconds']:.0f} s"
     )

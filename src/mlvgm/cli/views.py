@@ -16,8 +16,9 @@ from mlvgm.config import to_dict
 from mlvgm.errors import ConfigError
 from mlvgm.evaluation.figures import save_image_grid
 from mlvgm.training._loop import run_info
-from mlvgm.views.augment import PRESETS, make_augmentation
-from mlvgm.views.generate import AnchorConfig, PerturbationConfig, ViewGenerator
+from mlvgm.views.augment import make_augmentation
+from mlvgm.views.generate import ViewGenerator
+from mlvgm.views.sources import SourceConfig
 
 
 @dataclass
@@ -26,9 +27,9 @@ class ViewsConfig:
 
     Attributes:
         mlvgm: generator checkpoint; empty for the shipped hierarchical VAE.
-        anchor: the anchors' truncated-normal noise.
-        perturbation: how positives move away from their anchor in latent space.
-        augment: image-space augmentation applied to every view (a preset name).
+        source: the generated views, as ``mlvgm train-ssl`` takes them (``anchor``,
+            ``perturbation``, ``augment``, ``precision``; ``kind`` must be
+            ``generated``), so one file previews and trains the same views.
         n_anchors: rows of the grid.
         n_views: views per anchor (columns after the anchor).
         seed: seed of every draw.
@@ -36,18 +37,17 @@ class ViewsConfig:
     """
 
     mlvgm: str = ""
-    anchor: AnchorConfig = field(default_factory=AnchorConfig)
-    perturbation: PerturbationConfig = field(default_factory=PerturbationConfig)
-    augment: str = "none"
+    source: SourceConfig = field(default_factory=SourceConfig)
     n_anchors: int = 8
     n_views: int = 7
     seed: int = 0
     out: str = "runs/views"
 
     def __post_init__(self) -> None:
-        if self.augment not in PRESETS:
+        if self.source.kind != "generated":
             raise ConfigError(
-                f"unknown augment preset {self.augment!r}; choose one of {', '.join(PRESETS)}"
+                f"mlvgm views draws generated views; source.kind must be 'generated', "
+                f"not {self.source.kind!r}"
             )
         for name in ("n_anchors", "n_views"):
             if getattr(self, name) < 1:
@@ -79,8 +79,9 @@ def _run(args: argparse.Namespace) -> None:
 def run_views(cfg: ViewsConfig) -> dict[str, Any]:
     """Generate the grids; returns what ``views.json`` records."""
     model = load_mlvgm(cfg.mlvgm)
-    generator = ViewGenerator(model, cfg.anchor, cfg.perturbation)
-    augment = make_augmentation(cfg.augment, model.image_size, model.in_channels)
+    src = cfg.source
+    generator = ViewGenerator(model, src.anchor, src.perturbation, src.precision)
+    augment = make_augmentation(src.augment, model.image_size, model.in_channels)
     g = torch.Generator(device=generator.device).manual_seed(cfg.seed)
     anchors, views = generator.views(cfg.n_anchors, cfg.n_views, g)
     n, v = views.shape[:2]

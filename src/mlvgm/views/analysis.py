@@ -666,7 +666,8 @@ def _write_view_configs(out: Path, report: dict[str, Any], mlvgm: str) -> None:
     """``views.yaml`` and ``walker_views.yaml``: ``mlvgm train-ssl`` configs of the suggestion.
 
     Both perturb the suggested variables, at random (``views.yaml``) or by the trained
-    walkers (``walker_views.yaml``); pass one as ``--config`` to ``mlvgm train-ssl``.
+    walkers (``walker_views.yaml``); pass one as ``--config`` to ``mlvgm train-ssl`` or
+    ``mlvgm views``.
     """
     chosen = report["suggested_views"]["variables"]
     grouping = report["grouping"]
