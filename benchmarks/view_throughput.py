@@ -8,8 +8,8 @@ standard ``DataLoader`` (workers, shuffling) with the torchvision equivalent of
 the same augmentation applied twice per image, on the CPU as usual.
 
 Both count views (two per anchor or per real image) per second at batch 256,
-after one warm-up batch; the generator runs in float32 and under bfloat16
-autocast. Run: ``python benchmarks/view_throughput.py``.
+after one warm-up batch; the generator runs in float32 and as a bfloat16
+copy. Run: ``python benchmarks/view_throughput.py``.
 """
 
 from __future__ import annotations

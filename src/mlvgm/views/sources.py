@@ -73,7 +73,7 @@ class SourceConfig:
             pass over the real train split gives (for every kind, so that real and
             generated runs of the same settings see as many pairs).
         seed: seed of the views (generation, shuffling, augmentation).
-        precision: the generator's arithmetic, ``float32`` or ``bfloat16`` (autocast;
+        precision: the generator's arithmetic, ``float32`` or ``bfloat16`` (a bfloat16 copy;
             see :class:`mlvgm.views.generate.ViewGenerator`).
 
     Raises:
