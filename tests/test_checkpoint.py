@@ -56,3 +56,12 @@ def test_state_loads_with_weights_only_and_rejects_pickled_objects(tmp_path):
     torch.save({"x": Evil()}, tmp_path / "evil.pt")
     with pytest.raises(CheckpointError, match="cannot resume"):
         load_state(tmp_path / "evil.pt")
+
+
+def test_non_finite_weights_are_refused(tmp_path, tiny_hvae):
+    with torch.no_grad():
+        tiny_hvae.head.weight[0, 0, 0, 0] = float("nan")
+    path = tmp_path / "nan.safetensors"
+    save_model(path, tiny_hvae)
+    with pytest.raises(CheckpointError, match=r"non-finite weights .* e\.g\. head\.weight"):
+        load_model(path)

@@ -75,3 +75,10 @@ def test_exponent_without_a_dot_is_a_float_despite_yaml_1_1():
 def test_other_strings_stay_errors_for_float_options(text):
     with pytest.raises(ConfigError, match="must be a number"):
         from_mapping(Outer, {"inner": {"rate": text}})
+
+
+def test_override_below_a_value_and_huge_ints_are_config_errors():
+    with pytest.raises(ConfigError, match="steps was given a value, so it has no sub-keys"):
+        parse_overrides(["steps=2", "steps.x=1"])
+    with pytest.raises(ConfigError, match="must fit in 64 bits"):
+        from_mapping(Outer, {"steps": 99999999999999999999})

@@ -120,6 +120,12 @@ def load_model(path: str | Path, expect: str | None = None) -> nn.Module:
     except (SafetensorError, RuntimeError, OSError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise CheckpointError(f"{p} does not match its {arch!r} architecture: {first}") from None
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(
+            f"{p} holds non-finite weights (NaN or inf) in {len(bad)} tensors, e.g. {bad[0]}; "
+            "the run that wrote it diverged or the file is damaged"
+        )
     # Channels-last convolutions run about 1.3 times faster on CPUs (oneDNN) and no
     # slower on GPUs; saving makes the tensors contiguous again.
     return model.to(memory_format=torch.channels_last).eval()

@@ -63,8 +63,13 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
         node = out
         parts = key.strip().split(".")
-        for part in parts[:-1]:
+        for i, part in enumerate(parts[:-1]):
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(
+                    f"override {pair!r}: {'.'.join(parts[: i + 1])} was given a value, "
+                    "so it has no sub-keys"
+                )
         node[parts[-1]] = value
     return out
 
@@ -159,6 +164,8 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where} must be an integer, got {value!r}")
+        if not -(2**63) <= value < 2**63:
+            raise ConfigError(f"{where} must fit in 64 bits, got {value}")
         return value
     if hint is bool:
         if not isinstance(value, bool):

@@ -54,3 +54,13 @@ def test_views_reads_the_config_analyze_latents_suggests(tmp_path, tiny_hvae):
     out = tmp_path / "v"
     assert main(["views", "--config", str(config), "--out", str(out), "--set", "n_views=2"]) == 0
     assert json.loads((out / "views.json").read_text())["perturbed_variables"] == [2, 3]
+
+
+def test_out_that_is_an_existing_file_is_one_line(tmp_path, tiny_hvae, capsys):
+    vae = tmp_path / "v.safetensors"
+    save_model(vae, tiny_hvae)
+    taken = tmp_path / "taken.md"
+    taken.write_text("keep me")
+    assert main(["views", "--out", str(taken), "--set", f"mlvgm={vae}"]) == 1
+    assert "is an existing file" in capsys.readouterr().err
+    assert taken.read_text() == "keep me"

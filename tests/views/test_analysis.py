@@ -107,7 +107,8 @@ def test_analysis_writes_the_documented_files(tmp_path, vae_path, tiny_hvae):
     assert random_cfg.source.perturbation.grouping == [[0], [1, 2]]
     learned = from_mapping(TrainSSLConfig, load_yaml(out / "walker_views.yaml"))
     assert learned.source.perturbation.kind == "walkers"
-    assert learned.source.perturbation.walkers == str(out / "walkers.safetensors")
+    assert learned.source.perturbation.walkers == str((out / "walkers.safetensors").resolve())
+    assert random_cfg.source.anchor.truncation == 2.0
     generator = ViewGenerator(tiny_hvae, perturbation=learned.source.perturbation)
     assert generator.grouping == [[0], [1, 2]] and generator.variables == chosen
 

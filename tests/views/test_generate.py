@@ -110,6 +110,7 @@ def test_none_perturbation_gives_the_anchor(tiny_hvae):
         ({"truncation": 0}, "perturbation.truncation must be a positive number"),
         ({"p": 1.5}, r"perturbation.p must be in \[0, 1\]"),
         ({"std_range": [1.0, 0.5]}, "std_range must be"),
+        ({"std_range": [0.0, float("inf")]}, "std_range must be"),
         ({"kind": "walkers"}, "needs perturbation.walkers"),
     ],
 )
@@ -138,3 +139,10 @@ def test_bfloat16_generation_is_close_to_float32(tiny_hvae):
     assert (a16 - a32).abs().mean() < 0.01 and (p16 - p32).abs().mean() < 0.01
     with pytest.raises(ConfigError, match="unknown precision 'half'"):
         ViewGenerator(tiny_hvae, precision="half")
+
+
+def test_non_finite_anchor_mean_and_repeated_variables_are_refused(tiny_hvae):
+    with pytest.raises(ConfigError, match=r"anchor\.mean must be a finite number"):
+        AnchorConfig(mean=float("nan"))
+    with pytest.raises(ConfigError, match="lists a variable twice"):
+        ViewGenerator(tiny_hvae, perturbation=PerturbationConfig(variables=[1, 1]))

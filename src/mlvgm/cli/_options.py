@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import typing
+from pathlib import Path
 from typing import Any, TypeVar
 
 from mlvgm.config import from_mapping, load_yaml, merge, parse_overrides
+from mlvgm.errors import ConfigError
 
 T = TypeVar("T")
 
@@ -52,4 +54,8 @@ def resolve_config(cls: type[T], args: argparse.Namespace, **flags: Any) -> T:
     extra = {k: v for k, v in flags.items() if v is not None}
     if getattr(args, "out", None):
         extra["out"] = args.out
-    return from_mapping(cls, merge(data, extra))
+    cfg = from_mapping(cls, merge(data, extra))
+    out = getattr(cfg, "out", None)
+    if isinstance(out, str) and out and Path(out).exists() and not Path(out).is_dir():
+        raise ConfigError(f"output folder {out} is an existing file; choose a folder with --out")
+    return cfg

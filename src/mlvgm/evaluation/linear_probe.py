@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import time
 import warnings
 from collections.abc import Sequence
@@ -156,8 +157,11 @@ def linear_probe(
     Warns:
         UserWarning: if the validation split is empty, so nothing chose the weight decay.
     """
-    if not weight_decays or any(w < 0 for w in weight_decays):
-        raise ConfigError(f"weight_decays must be non-negative numbers, got {list(weight_decays)}")
+    if not weight_decays or any(not 0 <= w < math.inf for w in weight_decays):
+        raise ConfigError(
+            f"weight_decays must be a non-empty list of finite non-negative numbers, "
+            f"got {list(weight_decays)}"
+        )
     feats = {
         name: extract_features(encoder, part.images, batch_size)
         for name, part in (("train", splits.train), ("val", splits.val), ("test", splits.test))
@@ -266,9 +270,10 @@ class LinearEvalConfig:
     out: str = "runs/linear-eval"
 
     def __post_init__(self) -> None:
-        if not self.weight_decays or any(w < 0 for w in self.weight_decays):
+        if not self.weight_decays or any(not 0 <= w < math.inf for w in self.weight_decays):
             raise ConfigError(
-                f"weight_decays must be non-negative numbers, got {self.weight_decays}"
+                f"weight_decays must be a non-empty list of finite non-negative numbers, "
+                f"got {self.weight_decays}"
             )
         for name in ("max_iter", "batch_size"):
             if getattr(self, name) < 1:

@@ -54,7 +54,7 @@ from mlvgm import distributed
 from mlvgm.checkpoint import atomic_write, load_mlvgm, save_model, shipped_weights
 from mlvgm.config import to_dict
 from mlvgm.data import DataConfig, load_splits
-from mlvgm.errors import ConfigError
+from mlvgm.errors import CheckpointError, ConfigError
 from mlvgm.ssl.models import SSLModel, SSLModelConfig, build_ssl_model
 from mlvgm.training._loop import STATE_FILE, run_epochs
 from mlvgm.views.sources import SourceConfig, ViewPair, ViewSource, make_source
@@ -152,9 +152,19 @@ def _train(cfg: TrainSSLConfig, rank: int, world: int, progress: bool) -> SSLMod
         channels, size = generator.in_channels, generator.image_size
     else:
         channels, size = cfg.data.channels, cfg.data.image_size
+    walkers = cfg.source.perturbation.walkers if cfg.source.perturbation.kind == "walkers" else ""
+    if walkers and not Path(walkers).is_file():
+        raise CheckpointError(f"walkers file not found: {walkers}")
+    # channels and size follow the views; the record says what is trained
+    resolved_cfg = to_dict(
+        dataclasses.replace(
+            cfg, model=dataclasses.replace(cfg.model, in_channels=channels, image_size=size)
+        )
+    )
     resolved = {
-        **to_dict(cfg),
+        **resolved_cfg,
         "mlvgm_sha256": _sha256(Path(cfg.mlvgm or shipped_weights("hvae"))) if generated else "",
+        **({"walkers_sha256": _sha256(Path(walkers))} if generated and walkers else {}),
         "world_size": world,
     }
 

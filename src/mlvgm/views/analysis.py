@@ -634,7 +634,7 @@ def _write_outputs(
     }
     report["suggested_views"] = _suggest_views(report)
     save_model(out / "walkers.safetensors", walker_set.cpu())
-    _write_view_configs(out, report, cfg.mlvgm)
+    _write_view_configs(out, report, cfg.mlvgm, cfg.truncation)
     _save_bars(out / "latents.png", report)
     _save_grid(out / "latents_grid.png", problem, walker_set.to(problem.device), records)
     atomic_write_text(out / "latents.json", json.dumps(report, indent=2) + "\n")
@@ -662,7 +662,9 @@ def _suggest_views(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _write_view_configs(out: Path, report: dict[str, Any], mlvgm: str) -> None:
+def _write_view_configs(
+    out: Path, report: dict[str, Any], mlvgm: str, truncation: float | None
+) -> None:
     """``views.yaml`` and ``walker_views.yaml``: ``mlvgm train-ssl`` configs of the suggestion.
 
     Both perturb the suggested variables, at random (``views.yaml``) or by the trained
@@ -677,10 +679,14 @@ def _write_view_configs(out: Path, report: dict[str, Any], mlvgm: str) -> None:
         "variables": chosen,
         "std": SUGGESTED_STD,
     }
-    learned = {"kind": "walkers", "variables": chosen, "walkers": str(out / "walkers.safetensors")}
+    walkers = str((out / "walkers.safetensors").resolve())
+    learned = {"kind": "walkers", "variables": chosen, "walkers": walkers}
     head = "# written by mlvgm analyze-latents: " + report["suggested_views"]["rule"] + "\n"
+    # the anchors the analysis measured on; no truncation maps to a truncation far out
+    anchor = {"truncation": truncation if truncation is not None else 10.0}
     for name, perturbation in (("views.yaml", random_views), ("walker_views.yaml", learned)):
-        body = {"mlvgm": mlvgm, "source": {"kind": "generated", "perturbation": perturbation}}
+        source = {"kind": "generated", "anchor": anchor, "perturbation": perturbation}
+        body = {"mlvgm": mlvgm, "source": source}
         text = head + yaml.safe_dump(body, sort_keys=False, default_flow_style=None)
         atomic_write_text(out / name, text)
 

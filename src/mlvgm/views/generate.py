@@ -40,6 +40,8 @@ class AnchorConfig:
     truncation: float = 2.0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.mean, int | float) or not math.isfinite(self.mean):
+            raise ConfigError(f"anchor.mean must be a finite number, got {self.mean!r}")
         _check_nonnegative(self.std, "anchor.std")
         _check_positive(self.truncation, "anchor.truncation")
 
@@ -94,7 +96,11 @@ class PerturbationConfig:
                     raise ConfigError(f"perturbation.mean must be finite, got {v}")
         if not 0.0 <= self.p <= 1.0:
             raise ConfigError(f"perturbation.p must be in [0, 1], got {self.p}")
-        if len(self.std_range) != 2 or not 0 <= self.std_range[0] <= self.std_range[1]:
+        if (
+            len(self.std_range) != 2
+            or not all(math.isfinite(v) for v in self.std_range)
+            or not 0 <= self.std_range[0] <= self.std_range[1]
+        ):
             raise ConfigError(
                 f"perturbation.std_range must be [low, high] with 0 <= low <= high, "
                 f"got {self.std_range}"
@@ -182,6 +188,8 @@ class ViewGenerator:
                     f"perturbation.variables has {v!r}, outside the {n_vars} latent variables "
                     f"(0-{n_vars - 1})"
                 )
+        if len(set(chosen)) != len(chosen):
+            raise ConfigError(f"perturbation.variables lists a variable twice: {chosen}")
         self.variables = chosen
         self._mean = self._per_variable("mean", p.mean)
         self._std = self._per_variable("std", p.std)
