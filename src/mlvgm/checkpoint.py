@@ -11,6 +11,7 @@ same folder, then ``os.replace``, so a kill never leaves a half-written file.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import tempfile
@@ -45,6 +46,22 @@ def atomic_write(path: str | Path, write: Callable[[Path], object]) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, read in blocks; ties a resumable run to its inputs.
+
+    Raises:
+        CheckpointError: if the file is missing.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"checkpoint not found: {p}")
+    digest = hashlib.sha256()
+    with p.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -16,7 +16,6 @@ of an evaluation config.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -27,7 +26,13 @@ import torch
 import yaml
 from torch import nn
 
-from mlvgm.checkpoint import atomic_write_text, load_classifier, load_mlvgm, shipped_weights
+from mlvgm.checkpoint import (
+    atomic_write_text,
+    file_sha256,
+    load_classifier,
+    load_mlvgm,
+    shipped_weights,
+)
 from mlvgm.cli._options import add_config_options, resolve_config
 from mlvgm.config import to_dict
 from mlvgm.data import DataConfig, load_splits
@@ -147,7 +152,7 @@ def tune_alphas(cfg: TuneAlphasConfig, progress: bool = True) -> dict[str, Any]:
     vae = load_mlvgm(vae_path)
 
     settings = {k: v for k, v in to_dict(cfg).items() if k not in _RESUMABLE}
-    settings.update(classifier_sha256=_sha256(clf_path), mlvgm_sha256=_sha256(vae_path))
+    settings.update(classifier_sha256=file_sha256(clf_path), mlvgm_sha256=file_sha256(vae_path))
     fingerprint = config_fingerprint(settings)
     log = EvaluationLog(out, fingerprint, settings, run_info(to_dict(cfg)))
     data = load_adversarial_set(out / ADVERSARIAL_FILE, fingerprint)
@@ -254,12 +259,3 @@ def _print_report(out: Path, result: SearchResult, fooled: float, seconds: float
             alphas = ", ".join(f"{a:.3f}" for a in best.alphas)
             print(f"best {method:<6} accuracy {best.accuracy:.3f} at step {best.step}: [{alphas}]")
     print(f"wrote {out}/best_alphas.yaml, {out}/search.json, {out}/search.png in {seconds:.0f} s")
-
-
-def _sha256(path: Path) -> str:
-    """Hash of a checkpoint's bytes, so that a changed checkpoint is not resumed."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

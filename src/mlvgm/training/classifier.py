@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +11,7 @@ import kornia.augmentation as K
 import torch
 from torch import nn
 
-from mlvgm.checkpoint import load_model, save_model
+from mlvgm.checkpoint import file_sha256, load_model, save_model
 from mlvgm.config import to_dict
 from mlvgm.data import DataConfig, load_splits
 from mlvgm.errors import CheckpointError, ConfigError
@@ -202,4 +201,4 @@ def _initial_model(init: str, model_cfg: ClassifierConfig) -> ResNetClassifier:
 
 def _sha256(path: str) -> str:
     """The SHA-256 of a file, or "" for no path; ties a resumable run to its init weights."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else ""
+    return file_sha256(path) if path else ""

@@ -51,7 +51,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from mlvgm import distributed
-from mlvgm.checkpoint import atomic_write, load_mlvgm, save_model, shipped_weights
+from mlvgm.checkpoint import atomic_write, file_sha256, load_mlvgm, save_model, shipped_weights
 from mlvgm.config import to_dict
 from mlvgm.data import DataConfig, load_splits
 from mlvgm.errors import CheckpointError, ConfigError
@@ -163,8 +163,8 @@ def _train(cfg: TrainSSLConfig, rank: int, world: int, progress: bool) -> SSLMod
     )
     resolved = {
         **resolved_cfg,
-        "mlvgm_sha256": _sha256(Path(cfg.mlvgm or shipped_weights("hvae"))) if generated else "",
-        **({"walkers_sha256": _sha256(Path(walkers))} if generated and walkers else {}),
+        "mlvgm_sha256": file_sha256(cfg.mlvgm or shipped_weights("hvae")) if generated else "",
+        **({"walkers_sha256": file_sha256(walkers)} if generated and walkers else {}),
         "world_size": world,
     }
 
@@ -286,10 +286,6 @@ def _views_key(resolved: dict[str, Any]) -> str:
     }
     kept["data"] = resolved["data"]  # the epoch length may follow the train split
     return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def save_loss_curve(path: str | Path, losses: list[float], method: str) -> None:

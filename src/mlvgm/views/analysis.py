@@ -56,6 +56,7 @@ from tqdm import tqdm
 from mlvgm.checkpoint import (
     atomic_write,
     atomic_write_text,
+    file_sha256,
     load_mlvgm,
     load_model,
     load_state,
@@ -277,9 +278,9 @@ def _prepare(config: AnalyzeLatentsConfig) -> _Problem:
     dims = variable_dims(model, grouping)
     init = _load_init_walkers(config, model, grouping) if config.init_walkers else None
 
-    identity = {**to_dict(config), "mlvgm_file_sha256": _sha256(mlvgm_path)}
+    identity = {**to_dict(config), "mlvgm_file_sha256": file_sha256(mlvgm_path)}
     if config.init_walkers:
-        identity["init_walkers_file_sha256"] = _sha256(Path(config.init_walkers))
+        identity["init_walkers_file_sha256"] = file_sha256(Path(config.init_walkers))
     out = Path(config.out)
     problem = _Problem(
         model=model,
@@ -303,12 +304,6 @@ def _device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device is 'cuda' but no CUDA device is available; use device=cpu")
     return torch.device(name)
-
-
-def _sha256(path: Path) -> str:
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _load_init_walkers(
