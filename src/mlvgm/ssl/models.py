@@ -22,6 +22,7 @@ encoder's D (the papers use 2048 to 4096 units).
 
 from __future__ import annotations
 
+import abc
 import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -104,7 +105,7 @@ def _encoder(cfg: SSLModelConfig) -> ResNetEncoder:
     return ResNetEncoder(cfg.in_channels, list(cfg.widths))
 
 
-class SSLModel(nn.Module):
+class SSLModel(nn.Module, abc.ABC):
     """The shared interface of :class:`SimCLR`, :class:`SimSiam` and :class:`BYOL`.
 
     ``forward(x1, x2)`` is the loss itself, so that a ``DistributedDataParallel``
@@ -161,8 +162,9 @@ class SSLModel(nn.Module):
     def after_step(self) -> None:
         """Update what follows the optimised weights (BYOL's target); a no-op here."""
 
+    @abc.abstractmethod
     def _loss(self, x1: Tensor, x2: Tensor) -> Tensor:
-        raise NotImplementedError
+        """The method's loss on two checked batches of views."""
 
     def _check_views(self, x1: Tensor, x2: Tensor) -> None:
         for name, x in (("x1", x1), ("x2", x2)):

@@ -48,7 +48,7 @@ def steps_per_epoch(n_images: int, batch_size: int) -> int:
     return n_images // batch_size
 
 
-def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> str:
+def changed_keys(old: dict[str, Any], new: dict[str, Any]) -> str:
     """Dotted names of the keys whose values differ, for a refusal message."""
 
     def walk(a: dict[str, Any], b: dict[str, Any], prefix: str) -> list[str]:
@@ -123,6 +123,7 @@ def run_epochs(
     resolved: dict[str, Any],
     seed: int = 0,
     progress: bool = True,
+    write: bool = True,
 ) -> list[dict[str, Any]]:
     """Train for ``epochs`` epochs, resuming from ``out_dir/state.pt`` when present.
 
@@ -143,6 +144,9 @@ def run_epochs(
         seed: the global torch seed of epoch ``e`` is derived from ``(seed, e)``, so a
             resumed run draws the same noise as an uninterrupted one.
         progress: show a progress bar.
+        write: write ``config.json``, ``state.pt`` and ``metrics.jsonl``; False for the
+            other processes of a distributed run, which resume from the state the
+            writing process keeps in the same folder but never write it.
 
     Returns:
         The per-epoch metric records, resumed ones included.
@@ -150,7 +154,8 @@ def run_epochs(
     Raises:
         CheckpointError: if ``out_dir`` holds the state of a run with another config.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if write:
+        out_dir.mkdir(parents=True, exist_ok=True)
     state_path = out_dir / STATE_FILE
     metrics_path = out_dir / METRICS_FILE
     history: list[dict[str, Any]] = []
@@ -159,7 +164,7 @@ def run_epochs(
     if state_path.exists():
         state = load_state(state_path)
         if state.get("fingerprint") != fingerprint:
-            changed = _changed_keys(json.loads(state.get("config", "{}")), resolved)
+            changed = changed_keys(json.loads(state.get("config", "{}")), resolved)
             raise CheckpointError(
                 f"{out_dir} holds a run with a different config (changed: {changed}); "
                 "choose another output folder or delete it to start over"
@@ -173,7 +178,8 @@ def run_epochs(
         if progress:
             tqdm.write(f"resuming {desc} from epoch {start_epoch} of {epochs}")
 
-    write_run_info(out_dir, resolved)
+    if write:
+        write_run_info(out_dir, resolved)
     for epoch in range(start_epoch, epochs):
         torch.manual_seed(seed * 100_003 + epoch)
         model.train()
@@ -202,19 +208,20 @@ def run_epochs(
 
         # The state and the metrics file are written after every epoch, atomically,
         # before the epoch is announced.
-        save_state(
-            state_path,
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "epoch": epoch + 1,
-                "fingerprint": fingerprint,
-                "config": json.dumps(resolved),
-                "history": [json.dumps(h) for h in history],
-            },
-        )
-        atomic_write_text(metrics_path, "".join(json.dumps(h) + "\n" for h in history))
+        if write:
+            save_state(
+                state_path,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "epoch": epoch + 1,
+                    "fingerprint": fingerprint,
+                    "config": json.dumps(resolved),
+                    "history": [json.dumps(h) for h in history],
+                },
+            )
+            atomic_write_text(metrics_path, "".join(json.dumps(h) + "\n" for h in history))
         if progress:
             shown = ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "epoch")
             tqdm.write(f"{desc} epoch {epoch + 1}/{epochs}: {shown}")

@@ -31,11 +31,8 @@ import hashlib
 import json
 import math
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,30 +218,24 @@ def _train(cfg: TrainSSLConfig, rank: int, world: int, progress: bool) -> SSLMod
         pairs = steps * cfg.source.batch_size * world
         return {"seconds": seconds, "pairs_per_second": pairs / max(seconds, 1e-9)}
 
-    with ExitStack() as stack:
-        # Rank 0 alone writes to the run folder; the others keep their (identical)
-        # state in a scratch folder, starting from rank 0's when resuming.
-        state_dir = out
-        if rank != 0:
-            state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-            if (out / STATE_FILE).exists():
-                shutil.copyfile(out / STATE_FILE, state_dir / STATE_FILE)
-        distributed.barrier()
-        history = run_epochs(
-            model=model,
-            optimizer=optimizer,
-            scheduler=scheduler,
-            epochs=cfg.epochs,
-            step=step,
-            batches=batches,
-            steps_per_epoch=steps,
-            end_of_epoch=end_of_epoch,
-            out_dir=state_dir,
-            desc=f"train-ssl {model_cfg.method}",
-            resolved=resolved,
-            seed=cfg.seed,
-            progress=progress,
-        )
+    # Rank 0 alone writes to the run folder; the others resume from its state.
+    distributed.barrier()
+    history = run_epochs(
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        epochs=cfg.epochs,
+        step=step,
+        batches=batches,
+        steps_per_epoch=steps,
+        end_of_epoch=end_of_epoch,
+        out_dir=out,
+        desc=f"train-ssl {model_cfg.method}",
+        resolved=resolved,
+        seed=cfg.seed,
+        progress=progress,
+        write=rank == 0,
+    )
     if rank == 0:
         save_model(
             out / MODEL_FILE,

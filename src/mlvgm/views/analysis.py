@@ -69,7 +69,7 @@ from mlvgm.errors import CheckpointError, ConfigError
 from mlvgm.evaluation.figures import save_rows_figure
 from mlvgm.models.base import MLVGM
 from mlvgm.ssl.losses import nt_xent
-from mlvgm.training._loop import _changed_keys, config_fingerprint, run_info, write_run_info
+from mlvgm.training._loop import changed_keys, config_fingerprint, run_info, write_run_info
 from mlvgm.views.generate import truncated_normal
 from mlvgm.views.variables import get_variable, resolve_grouping, set_variable, variable_dims
 from mlvgm.views.walkers import Walker, WalkerSet
@@ -344,7 +344,7 @@ def _refuse_other_runs(problem: _Problem, out: Path) -> None:
             ) from None
     for identity in found:
         if config_fingerprint(identity) != problem.fingerprint:
-            changed = _changed_keys(identity, problem.identity)
+            changed = changed_keys(identity, problem.identity)
             raise CheckpointError(
                 f"{out} holds a latent analysis with a different config (changed: {changed}); "
                 "choose another output folder or delete it to start over"
